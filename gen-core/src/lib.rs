@@ -1,0 +1,85 @@
+//! Stackful generators with Python's whole generator protocol.
+//!
+//! A [`Generator`] runs a closure on a stack of its own. Inside, the closure calls
+//! [`Yielder::suspend`] to hand a value out and wait; outside, the owner resumes it
+//! with [`Generator::send`], iterates it, [`throw`](Generator::throw)s into it or
+//! [`close`](Generator::close)s it. Because the generator has a real stack, it can
+//! suspend from any depth of ordinary function calls, which Rust's `async` and
+//! Python's own generators cannot.
+//!
+//! ```
+//! use gen_core::Generator;
+//! use iter_core::State;
+//!
+//! // Python: def fib(n): a, b = 0, 1; for _ in range(n): yield b; a, b = b, a + b
+//! //                      return 'done'
+//! let mut fib = Generator::new(|y| {
+//!     let (mut a, mut b) = (0u64, 1u64);
+//!     for _ in 0..6 {
+//!         y.suspend(b);
+//!         (a, b) = (b, a + b);
+//!     }
+//!     "done"
+//! });
+//! assert_eq!(fib.by_ref().collect::<Vec<_>>(), [1, 1, 2, 3, 5, 8]);
+//! assert_eq!(fib.return_value(), Some(&"done"));
+//!
+//! // send: the value passed in is what `suspend` returns inside.
+//! let mut echo = Generator::with_send(|y: &gen_core::Yielder<i32, i32>| {
+//!     let mut total = 0;
+//!     while let Some(n) = y.suspend(total) {
+//!         total += n;
+//!     }
+//!     total
+//! });
+//! assert_eq!(echo.next(), Some(0)); // start it: runs up to the first suspend
+//! assert_eq!(echo.send(5).unwrap(), State::Yielded(5));
+//! assert_eq!(echo.send(2).unwrap(), State::Yielded(7));
+//! ```
+//!
+//! # From Python
+//!
+//! | Python                               | gen-core                                      |
+//! |--------------------------------------|-----------------------------------------------|
+//! | `def g(): ... yield v ...`           | `Generator::new(\|y\| { ... y.suspend(v) ... })` |
+//! | `x = yield v`                        | `let x: Option<S> = y.suspend(v)`             |
+//! | `next(g)` / `for v in g`             | [`Iterator::next`] / `for v in g`             |
+//! | `g.send(x)`                          | [`Generator::send`] → [`State`](iter_core::State) |
+//! | `StopIteration.value`                | `State::Complete(r)`, [`Generator::return_value`] |
+//! | `g.throw(e)`                         | [`Generator::throw`] (raised as a panic inside) |
+//! | `g.close()`, `GeneratorExit`         | [`Generator::close`], [`GeneratorExit`]       |
+//! | `g.gi_running`-free, `gi_frame is None` | [`Generator::is_started`], [`Generator::is_finished`] |
+//!
+//! Errors travel as unwinding, as exceptions do in Python: a panic inside the generator
+//! is caught at its stack's boundary and re-raised in whoever resumed it, with the
+//! original payload; `throw` raises its payload at the suspension point; `close` and
+//! drop raise [`GeneratorExit`] there so that every destructor on the generator's stack
+//! runs.
+//!
+//! # Stacks
+//!
+//! Each generator gets a [`Stack`]: an mmap with a guard page below it, taken from a
+//! per-thread [`StackPool`] so making a generator costs no system call. The default size
+//! is [`DEFAULT_STACK_SIZE`]; [`Builder::stack_size`] changes it. Overflowing into the
+//! guard page prints `coroutine '<name>' has overflowed its stack` and aborts, as std
+//! does for threads. Stacks count against a process-wide budget derived from
+//! `vm.max_map_count` ([`stack_budget`]); past it, [`Builder::build`] returns
+//! [`StackError::Budget`] and the rest of the process keeps working.
+//!
+//! # Unsafe code
+//!
+//! All of it is in four small modules: `stack` (mmap), `overflow` (the signal
+//! handler), `valgrind` (client requests) and [`switch`] (the only caller of the
+//! `context` crate), plus the hand-off in `generator`. Each block states why it holds.
+
+mod generator;
+mod overflow;
+mod stack;
+pub mod switch;
+mod valgrind;
+
+pub use generator::{Builder, Generator, GeneratorExit, IgnoredExit, Payload, Yielder};
+pub use iter_core::{Resume, ResumeError, State};
+pub use stack::{
+    DEFAULT_STACK_SIZE, MIN_STACK_SIZE, Stack, StackError, StackPool, live_stacks, stack_budget,
+};

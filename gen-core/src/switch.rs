@@ -1,0 +1,65 @@
+//! The context switch: the only module that calls the `context` crate.
+//!
+//! A [`Context`] is a suspended execution point (a saved stack pointer). Resuming one
+//! consumes it and jumps there; the code that eventually jumps back hands over *its*
+//! suspended point in the returned [`Transfer`], together with one `usize` of data.
+//! Everything above (generators here, greenlets in the `greenlet` crate) is built on
+//! these two operations.
+//!
+//! The rules that keep this sound, relied on by every caller:
+//! - a `Context` is resumed at most once (it is consumed by value);
+//! - the stack a `Context` lives on stays mapped until it is resumed or forgotten;
+//! - an entry function never returns and never lets a panic escape (it is
+//!   `extern "C"`): it catches unwinding itself and leaves by resuming another context;
+//! - contexts never cross threads (they are `!Send`, as are the stacks).
+
+pub use context::{Context, ContextFn, Transfer};
+
+use crate::stack::Stack;
+
+/// Prepares `stack` so that the first resume of the returned context calls `entry`
+/// on it, with the resumer's context and data in the [`Transfer`]. Frames start at
+/// `top`, which must lie within the stack; anything above `top` is left untouched
+/// (callers keep a coroutine's closure there).
+///
+/// # Safety
+/// `top` must lie between `stack.bottom()` and `stack.top()`. `stack` must stay mapped,
+/// and not be used by anything else, for as long as the returned context (or any
+/// context later suspended on that stack) may be resumed.
+pub unsafe fn prepare(stack: &Stack, top: *mut u8, entry: ContextFn) -> Context {
+    debug_assert!(top >= stack.bottom() && top <= stack.top());
+    // SAFETY: bottom..top is mapped, writable and owned by `stack` (caller's promise).
+    let bounds = unsafe { context::stack::Stack::new(top.cast(), stack.bottom().cast()) };
+    // SAFETY: the caller keeps `stack` alive and exclusive while the context lives.
+    unsafe { Context::new(&bounds, entry) }
+}
+
+/// Jumps to `to`, passing `data`; returns when something jumps back here.
+///
+/// # Safety
+/// `to` must have been produced by [`prepare`] or by a previous [`resume`] on this
+/// thread, and its stack must still be mapped.
+#[inline(always)]
+pub unsafe fn resume(to: Context, data: usize) -> Transfer {
+    // SAFETY: upheld by the caller.
+    unsafe { to.resume(data) }
+}
+
+/// Moves `value` to the top of `stack`, returning where it now lives and the highest
+/// address left for frames below it.
+///
+/// # Safety
+/// `stack` must be unused (no frames on it), and `value` must be read back (moved out)
+/// at most once, before the stack is reused.
+pub unsafe fn place<T>(stack: &Stack, value: T) -> (*mut T, *mut u8) {
+    let align = align_of::<T>().max(16);
+    let slot = (stack.top() as usize - size_of::<T>()) & !(align - 1);
+    assert!(
+        slot >= stack.bottom() as usize + stack.size() / 2,
+        "a coroutine's closure must fit in half its stack"
+    );
+    let slot = slot as *mut T;
+    // SAFETY: `slot` is aligned and inside the unused, writable part of `stack`.
+    unsafe { slot.write(value) };
+    (slot, slot.cast())
+}
