@@ -164,8 +164,14 @@ impl Greenlet {
     /// payload (Python's `throw`). If the greenlet does not catch it, it dies and the
     /// panic travels to its parent, as any panic does. A greenlet that has not started
     /// dies without running; the error goes straight to its parent.
-    pub fn throw(&self, error: impl Any + Send) -> Result<Value, SwitchError> {
-        deliver(&self.0, Message::Throw(Box::new(error)))
+    /// A [`Payload`] (as `catch_unwind` returns) is raised as it is, not boxed again.
+    pub fn throw<E: Any + Send>(&self, error: E) -> Result<Value, SwitchError> {
+        let mut slot = Some(error);
+        let payload = match (&mut slot as &mut dyn Any).downcast_mut::<Option<Payload>>() {
+            Some(payload) => payload.take().expect("slot is full"),
+            None => Box::new(slot.take().expect("slot is full")),
+        };
+        deliver(&self.0, Message::Throw(payload))
     }
 
     /// Kills the greenlet: throws [`GreenletExit`], which unwinds its stack (running

@@ -1,0 +1,267 @@
+//! The loop: one per thread, running in its own greenlet.
+//!
+//! Every blocking call parks the calling task and switches to the hub greenlet; the
+//! loop runs what is ready, polls mio for I/O until the next timer is due, fires
+//! timers, and switches back into whichever task a wake-up made ready.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use greenlet::{Greenlet, Value};
+use mio::{Events, Poll, Token};
+
+use crate::io::IoTable;
+use crate::remote::RemoteQueue;
+use crate::task::Task;
+use crate::timer::{TimerAction, Timers};
+use crate::wait::Wake;
+
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// Work the loop will do on its next turn, in FIFO order.
+pub(crate) enum Ready {
+    /// First switch into a spawned task.
+    Start(Rc<Task>),
+    /// A parked task was woken: switch back into it if that wait is still current.
+    Resume(Rc<Task>, u64),
+    /// Raise a payload inside a task (kill).
+    Throw(Rc<Task>, gen_core::Payload),
+    /// Run a function on the hub.
+    Call(Box<dyn FnOnce()>),
+}
+
+/// The per-thread event loop. Reach it with [`Hub::current`]; it starts running the
+/// first time some greenlet on the thread blocks.
+pub struct Hub {
+    pub(crate) greenlet: Greenlet,
+    pub(crate) poll: RefCell<Poll>,
+    pub(crate) ready: RefCell<VecDeque<Ready>>,
+    pub(crate) timers: RefCell<Timers>,
+    pub(crate) io: IoTable,
+    pub(crate) remote: RemoteQueue,
+    /// The task running now; `None` while the hub itself runs.
+    pub(crate) current: RefCell<Option<Rc<Task>>>,
+    pub(crate) root: Rc<Task>,
+    max_blocking: Cell<Option<Duration>>,
+    /// Tasks spawned and not finished: for the "would block forever" test and stats.
+    pub(crate) live_tasks: Cell<usize>,
+}
+
+thread_local! {
+    static HUB: OnceCell<Rc<Hub>> = const { OnceCell::new() };
+}
+
+impl Hub {
+    /// This thread's hub, made on first use.
+    pub fn current() -> Rc<Hub> {
+        HUB.with(|h| h.get_or_init(Hub::new).clone())
+    }
+
+    /// This thread's hub if it has been made.
+    pub(crate) fn try_current() -> Option<Rc<Hub>> {
+        HUB.try_with(|h| h.get().cloned()).ok().flatten()
+    }
+
+    fn new() -> Rc<Hub> {
+        let poll = Poll::new().expect("cannot create the event loop (epoll)");
+        let remote =
+            RemoteQueue::new(poll.registry(), WAKER_TOKEN).expect("cannot create the loop's waker");
+        let mut root = greenlet::getcurrent();
+        while let Some(parent) = root.parent() {
+            root = parent;
+        }
+        let greenlet = Greenlet::builder()
+            .name("hub")
+            .parent(&root)
+            .spawn(|_| run_loop());
+        let root = Task::new(root, Some("main".into()));
+        let hub = Rc::new(Hub {
+            greenlet,
+            poll: RefCell::new(poll),
+            ready: RefCell::new(VecDeque::new()),
+            timers: RefCell::new(Timers::default()),
+            io: IoTable::default(),
+            remote,
+            current: RefCell::new(Some(root.clone())),
+            root,
+            max_blocking: Cell::new(Some(Duration::from_millis(100))),
+            live_tasks: Cell::new(0),
+        });
+        tracing::debug!("hub started");
+        hub
+    }
+
+    /// How long one greenlet may run without giving the loop back before a warning is
+    /// logged (gevent's `max_blocking_time`); `None` switches the check off. The
+    /// default is 100 ms.
+    pub fn set_max_blocking_time(&self, limit: Option<Duration>) {
+        self.max_blocking.set(limit);
+    }
+
+    /// Tasks spawned on this hub that have not finished.
+    pub fn live_tasks(&self) -> usize {
+        self.live_tasks.get()
+    }
+
+    /// Timers armed on this hub (sleeps, timeouts, spawn_later).
+    pub fn pending_timers(&self) -> usize {
+        self.timers.borrow().len()
+    }
+
+    /// Greenlets waiting for I/O on this hub.
+    pub fn io_waiters(&self) -> usize {
+        self.io.waiters()
+    }
+
+    /// Handle for other threads to run code on this hub; see [`crate::Remote`].
+    pub fn remote(&self) -> crate::Remote {
+        self.remote.handle()
+    }
+
+    pub(crate) fn schedule(&self, item: Ready) {
+        self.ready.borrow_mut().push_back(item);
+    }
+
+    pub(crate) fn current_task(&self) -> Option<Rc<Task>> {
+        self.current.borrow().clone()
+    }
+
+    /// Runs the queued items present now (not those they queue: a greenlet that keeps
+    /// yielding cannot starve I/O and timers).
+    fn run_ready(&self) {
+        let n = self.ready.borrow().len();
+        for _ in 0..n {
+            let Some(item) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            match item {
+                Ready::Start(task) if task.greenlet.is_dead() => {}
+                // Killed before it ran: it dies here, in the hub, without running.
+                Ready::Start(task) if task.kill_requested() => self.enter(task, |g| g.kill()),
+                Ready::Start(task) => self.enter(task, |g| g.switch(())),
+                Ready::Resume(task, generation) => {
+                    if task.is_resumable(generation) {
+                        self.enter(task, |g| g.switch(()));
+                    }
+                }
+                Ready::Throw(task, payload) => {
+                    if !task.greenlet.is_dead() {
+                        self.enter(task, |g| g.throw(payload));
+                    }
+                }
+                Ready::Call(f) => {
+                    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(f)) {
+                        tracing::error!(
+                            "callback on the hub failed with {}",
+                            crate::panic_message(&p)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Switches into `task` until control comes back to the hub.
+    fn enter(
+        &self,
+        task: Rc<Task>,
+        switch: impl FnOnce(&Greenlet) -> Result<Value, greenlet::SwitchError>,
+    ) {
+        let greenlet = task.greenlet.clone();
+        let name = task.name.clone();
+        *self.current.borrow_mut() = Some(task);
+        let started = self.max_blocking.get().map(|_| Instant::now());
+        let result = panic::catch_unwind(AssertUnwindSafe(|| switch(&greenlet)));
+        *self.current.borrow_mut() = None;
+        if let (Some(started), Some(limit)) = (started, self.max_blocking.get()) {
+            let held = started.elapsed();
+            if held > limit {
+                tracing::warn!(
+                    greenlet = name.as_deref().unwrap_or("<unnamed>"),
+                    "greenlet blocked the loop for {:.3} s (max_blocking_time {:.3} s)",
+                    held.as_secs_f64(),
+                    limit.as_secs_f64()
+                );
+            }
+        }
+        if let Err(p) = result {
+            tracing::error!(
+                "a greenlet's panic reached the hub: {}",
+                crate::panic_message(&p)
+            );
+        }
+    }
+
+    /// True if nothing could ever make a task runnable again.
+    fn stuck(&self) -> bool {
+        self.ready.borrow().is_empty()
+            && self.timers.borrow().is_empty()
+            && self.io.waiters() == 0
+            && !self.remote.may_receive()
+    }
+
+    /// One turn of the loop after the ready queue has run.
+    fn poll_once(&self, events: &mut Events) {
+        let timeout = if !self.ready.borrow().is_empty() {
+            Some(Duration::ZERO)
+        } else if let Some(deadline) = self.timers.borrow().next_deadline() {
+            Some(deadline.saturating_duration_since(Instant::now()))
+        } else if self.stuck() {
+            // gevent's LoopExit: the root greenlet's wait can never end.
+            if !self.root.wake(Wake::LoopExit) {
+                tracing::error!("every greenlet is blocked and nothing can wake them");
+            }
+            return;
+        } else {
+            None
+        };
+        if let Err(e) = self.poll.borrow_mut().poll(events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                panic!("the event loop failed: {e}");
+            }
+        }
+        for event in events.iter() {
+            if event.token() == WAKER_TOKEN {
+                continue; // the remote queue is drained below
+            }
+            self.io.dispatch(event);
+        }
+        self.remote.drain(self);
+        self.fire_timers();
+    }
+
+    fn fire_timers(&self) {
+        let now = Instant::now();
+        loop {
+            let due = self.timers.borrow_mut().pop_due(now);
+            match due {
+                Some(TimerAction::Wake(waiter, reason)) => {
+                    waiter.wake_with(reason);
+                }
+                Some(TimerAction::Timeout(timeout)) => timeout.fire(),
+                Some(TimerAction::Call(f)) => self.schedule(Ready::Call(f)),
+                None => break,
+            }
+        }
+    }
+}
+
+/// The body of the hub greenlet.
+fn run_loop() -> ! {
+    let hub = Hub::current();
+    let mut events = Events::with_capacity(1024);
+    loop {
+        hub.run_ready();
+        hub.poll_once(&mut events);
+    }
+}
+
+/// Parks the current task: switches to the hub until the task is resumed.
+pub(crate) fn switch_to_hub(hub: &Hub) {
+    // The hub never finishes and never switches to us with an error; a panic thrown
+    // into us (kill) unwinds from here.
+    let _ = hub.greenlet.switch(());
+}

@@ -1,0 +1,429 @@
+//! Spawned greenlets: the task record the hub schedules, and the typed handle.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use greenlet::{Greenlet, GreenletExit, Value};
+
+use crate::hub::{Hub, Ready};
+use crate::timeout::TimeoutInner;
+use crate::timer::TimerGuard;
+use crate::wait::{Waiter, Wake};
+use crate::{Error, panic_message};
+
+/// What the hub knows of a greenlet it schedules (the root greenlet has one too).
+pub(crate) struct Task {
+    pub(crate) greenlet: Greenlet,
+    pub(crate) name: Option<Rc<str>>,
+    /// Stamp of the current wait; bumped when a wait begins and when it ends.
+    pub(crate) generation: Cell<u64>,
+    /// Switched to the hub inside `Waiter::park`.
+    pub(crate) parked: Cell<bool>,
+    /// Why the current wait was woken, until the task takes it.
+    pub(crate) woken: Cell<Option<Wake>>,
+    /// A Timeout that fired while the task was not parked: its next wait fails.
+    pending_timeout: RefCell<Option<Rc<TimeoutInner>>>,
+    /// Set by `kill` before the task first ran: it never will.
+    kill_requested: Cell<bool>,
+    done: Cell<bool>,
+    joiners: RefCell<Vec<Waiter>>,
+    links: RefCell<Vec<Box<dyn FnOnce()>>>,
+}
+
+impl Task {
+    pub(crate) fn new(greenlet: Greenlet, name: Option<Rc<str>>) -> Rc<Task> {
+        Rc::new(Task {
+            greenlet,
+            name,
+            generation: Cell::new(0),
+            parked: Cell::new(false),
+            woken: Cell::new(None),
+            pending_timeout: RefCell::new(None),
+            kill_requested: Cell::new(false),
+            done: Cell::new(false),
+            joiners: RefCell::new(Vec::new()),
+            links: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn begin_wait(&self) -> u64 {
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        self.woken.set(None);
+        generation
+    }
+
+    pub(crate) fn end_wait(&self) {
+        self.generation.set(self.generation.get() + 1);
+    }
+
+    pub(crate) fn kill_requested(&self) -> bool {
+        self.kill_requested.get()
+    }
+
+    pub(crate) fn is_resumable(&self, generation: u64) -> bool {
+        self.parked.get() && self.generation.get() == generation && self.woken.get().is_some()
+    }
+
+    /// Wakes whatever wait the task is parked in; `false` if it is not parked.
+    pub(crate) fn wake(self: &Rc<Self>, reason: Wake) -> bool {
+        if !self.parked.get() || self.woken.get().is_some() {
+            return false;
+        }
+        self.woken.set(Some(reason));
+        if let Some(hub) = Hub::try_current() {
+            hub.schedule(Ready::Resume(self.clone(), self.generation.get()));
+        }
+        true
+    }
+
+    pub(crate) fn set_pending_timeout(&self, timeout: Rc<TimeoutInner>) {
+        *self.pending_timeout.borrow_mut() = Some(timeout);
+    }
+
+    pub(crate) fn take_pending_timeout(&self) -> Option<Rc<TimeoutInner>> {
+        self.pending_timeout.borrow_mut().take()
+    }
+
+    pub(crate) fn clear_pending_timeout(&self, timeout: &Rc<TimeoutInner>) {
+        let mut pending = self.pending_timeout.borrow_mut();
+        if pending.as_ref().is_some_and(|p| Rc::ptr_eq(p, timeout)) {
+            *pending = None;
+        }
+    }
+
+    /// Marks the task finished and tells everyone waiting for it.
+    fn complete(&self) {
+        self.done.set(true);
+        for waiter in self.joiners.borrow_mut().drain(..) {
+            waiter.wake();
+        }
+        let links = std::mem::take(&mut *self.links.borrow_mut());
+        if let Some(hub) = Hub::try_current() {
+            hub.live_tasks.set(hub.live_tasks.get() - 1);
+            for link in links {
+                hub.schedule(Ready::Call(link));
+            }
+        }
+    }
+
+    /// Blocks the current task until this one has finished.
+    fn wait_done(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        while !self.done.get() {
+            let waiter = Waiter::new()?;
+            self.joiners.borrow_mut().push(waiter.clone());
+            let _deadline = timeout.map(|d| TimerGuard::wake_after(d, &waiter));
+            let parked = waiter.park();
+            self.joiners.borrow_mut().retain(|w| !w.is_stale());
+            parked?;
+        }
+        Ok(())
+    }
+}
+
+/// Options for spawning: name and stack size.
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// Default options.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the greenlet: shown in logs, failure reports and overflow messages.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Stack size in bytes (default [`gen_core::DEFAULT_STACK_SIZE`]).
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Spawns `f` on this thread's hub; it starts at the hub's next turn.
+    pub fn spawn<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+        let handle = self.prepare(f);
+        Hub::current().schedule(Ready::Start(handle.task.clone()));
+        handle
+    }
+
+    /// Spawns `f` to start after `delay` (gevent's `spawn_later`).
+    pub fn spawn_later<T: 'static>(
+        self,
+        delay: Duration,
+        f: impl FnOnce() -> T + 'static,
+    ) -> JoinHandle<T> {
+        let handle = self.prepare(f);
+        let task = handle.task.clone();
+        let hub = Hub::current();
+        hub.timers.borrow_mut().insert_call(
+            std::time::Instant::now() + delay,
+            Box::new(move || {
+                if let Some(hub) = Hub::try_current() {
+                    hub.schedule(Ready::Start(task));
+                }
+            }),
+        );
+        handle
+    }
+
+    fn prepare<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+        let hub = Hub::current();
+        let slot: Rc<RefCell<Option<Result<T, Error>>>> = Rc::new(RefCell::new(None));
+        let name: Option<Rc<str>> = self.name.map(Rc::from);
+        let mut builder = Greenlet::builder().parent(&hub.greenlet);
+        if let Some(n) = &name {
+            builder = builder.name(n.to_string());
+        }
+        if let Some(size) = self.stack_size {
+            builder = builder.stack_size(size);
+        }
+        let task_cell: Rc<Cell<Weak<Task>>> = Rc::new(Cell::new(Weak::new()));
+        let finisher = Finisher {
+            task: task_cell.clone(),
+            slot: slot.clone(),
+            name: name.clone(),
+        };
+        let greenlet = builder.spawn(move |_| {
+            let finisher = finisher;
+            let result = match panic::catch_unwind(AssertUnwindSafe(f)) {
+                Ok(value) => Ok(value),
+                Err(p) if p.is::<GreenletExit>() => Err(Error::Killed),
+                Err(p) => Err(Error::Panicked(p)),
+            };
+            finisher.finish(result);
+            Value::none()
+        });
+        let task = Task::new(greenlet, name);
+        task_cell.set(Rc::downgrade(&task));
+        hub.live_tasks.set(hub.live_tasks.get() + 1);
+        tracing::trace!(
+            greenlet = task.name.as_deref().unwrap_or("<unnamed>"),
+            "spawn"
+        );
+        JoinHandle { task, slot }
+    }
+}
+
+/// Stores a task's result and wakes its joiners. Dropped without finishing (the task
+/// was killed before it ran), it records [`Error::Killed`].
+struct Finisher<T> {
+    task: Rc<Cell<Weak<Task>>>,
+    slot: Rc<RefCell<Option<Result<T, Error>>>>,
+    name: Option<Rc<str>>,
+}
+
+impl<T> Finisher<T> {
+    fn finish(&self, result: Result<T, Error>) {
+        if let Err(Error::Panicked(p)) = &result {
+            tracing::error!(
+                "<Greenlet {}> failed with {}",
+                self.name.as_deref().unwrap_or("<unnamed>"),
+                panic_message(p)
+            );
+        }
+        *self.slot.borrow_mut() = Some(result);
+        let task = self.task.replace(Weak::new());
+        if let Some(task) = task.upgrade() {
+            task.complete();
+        }
+    }
+}
+
+impl<T> Drop for Finisher<T> {
+    fn drop(&mut self) {
+        if self.slot.borrow().is_none() {
+            self.finish(Err(Error::Killed));
+        }
+    }
+}
+
+/// Spawns `f` on this thread's hub (gevent's `spawn`).
+///
+/// ```
+/// let h = hub::spawn(|| 6 * 7);
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+pub fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+    Builder::new().spawn(f)
+}
+
+/// Spawns `f` to start after `delay` (gevent's `spawn_later`).
+pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+    Builder::new().spawn_later(delay, f)
+}
+
+/// A spawned greenlet: wait for it, take its result, kill it, link callbacks.
+pub struct JoinHandle<T> {
+    task: Rc<Task>,
+    slot: Rc<RefCell<Option<Result<T, Error>>>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the greenlet to finish and takes its result: its value, or
+    /// [`Error::Panicked`] (with the payload), [`Error::Killed`],
+    /// [`Error::WouldBlockForever`]. A result already taken is [`Error::Taken`].
+    pub fn join(&self) -> Result<T, Error> {
+        self.task.wait_done(None)?;
+        self.take_result().unwrap_or(Err(Error::Taken))
+    }
+
+    /// Like [`join`](Self::join), giving up with [`Error::Timeout`] after `timeout`
+    /// (the greenlet keeps running).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        self.task.wait_done(Some(timeout))?;
+        self.take_result().unwrap_or(Err(Error::Taken))
+    }
+
+    /// Waits until the greenlet has finished without taking its result (gevent's
+    /// `join(timeout)`).
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.task.wait_done(timeout)
+    }
+
+    /// True once it has finished (gevent's `ready()`).
+    pub fn is_ready(&self) -> bool {
+        self.task.done.get()
+    }
+
+    /// True once it has finished with a value (gevent's `successful()`).
+    pub fn is_successful(&self) -> bool {
+        matches!(&*self.slot.borrow(), Some(Ok(_)))
+    }
+
+    /// Takes the result if it has finished and the result is still there.
+    pub fn take_result(&self) -> Option<Result<T, Error>> {
+        self.slot.borrow_mut().take()
+    }
+
+    /// A copy of its value, if it finished with one (gevent's `value`).
+    pub fn value(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        match &*self.slot.borrow() {
+            Some(Ok(v)) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// Kills it and waits until it is dead (gevent's `kill(block=True)`): its wait, if
+    /// any, unwinds with `GreenletExit`; its destructors run; `join` gives
+    /// [`Error::Killed`]. Killing a finished greenlet does nothing; one that has not
+    /// started never runs. Killing the current greenlet unwinds it at once.
+    pub fn kill(&self) -> Result<(), Error> {
+        self.kill_nowait();
+        self.task.wait_done(None)
+    }
+
+    /// Kills it, waiting at most `timeout` for it to die.
+    pub fn kill_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.kill_nowait();
+        self.task.wait_done(Some(timeout))
+    }
+
+    /// Asks the hub to kill it and returns at once (gevent's `kill(block=False)`).
+    pub fn kill_nowait(&self) {
+        if self.task.done.get() {
+            return;
+        }
+        if self.task.greenlet.is_current() {
+            panic::resume_unwind(Box::new(GreenletExit));
+        }
+        if !self.task.greenlet.is_started() {
+            self.task.kill_requested.set(true);
+        }
+        Hub::current().schedule(Ready::Throw(self.task.clone(), Box::new(GreenletExit)));
+    }
+
+    /// Runs `f` on the hub once the greenlet has finished (gevent's `link`). It must not
+    /// block. Linking a finished greenlet schedules `f` at once.
+    pub fn link(&self, f: impl FnOnce() + 'static) {
+        if self.task.done.get() {
+            Hub::current().schedule(Ready::Call(Box::new(f)));
+        } else {
+            self.task.links.borrow_mut().push(Box::new(f));
+        }
+    }
+
+    /// Its name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.task.name.as_deref()
+    }
+
+    pub(crate) fn task(&self) -> &Rc<Task> {
+        &self.task
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("name", &self.task.name)
+            .field("ready", &self.task.done.get())
+            .finish()
+    }
+}
+
+/// Waits for greenlets to finish (gevent's `joinall`): until all have, or `count` of
+/// them have, or `timeout` passes. Returns the indexes of those that have finished,
+/// in order; a timeout is not an error (as in gevent), but a wait that could never
+/// end is [`Error::WouldBlockForever`].
+pub fn joinall<'a, T: 'a>(
+    handles: impl IntoIterator<Item = &'a JoinHandle<T>>,
+    timeout: Option<Duration>,
+    count: Option<usize>,
+) -> Result<Vec<usize>, Error> {
+    let tasks: Vec<&Rc<Task>> = handles.into_iter().map(|h| h.task()).collect();
+    let wanted = count.unwrap_or(tasks.len()).min(tasks.len());
+    let deadline = timeout.map(|d| std::time::Instant::now() + d);
+    loop {
+        let finished: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].done.get()).collect();
+        if finished.len() >= wanted {
+            return Ok(finished);
+        }
+        let waiter = Waiter::new()?;
+        for task in tasks.iter().filter(|t| !t.done.get()) {
+            task.joiners.borrow_mut().push(waiter.clone());
+        }
+        let _deadline = deadline.map(|at| TimerGuard::wake_at(at, &waiter));
+        let parked = waiter.park();
+        for task in &tasks {
+            task.joiners.borrow_mut().retain(|w| !w.is_stale());
+        }
+        match parked {
+            Ok(()) => {}
+            Err(Error::Timeout) => {
+                return Ok((0..tasks.len()).filter(|&i| tasks[i].done.get()).collect());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Kills every greenlet and waits for them all to die (gevent's `killall`), at most
+/// `timeout` if one is given.
+pub fn killall<'a, T: 'a>(
+    handles: impl IntoIterator<Item = &'a JoinHandle<T>>,
+    timeout: Option<Duration>,
+) -> Result<(), Error> {
+    let handles: Vec<&JoinHandle<T>> = handles.into_iter().collect();
+    for h in &handles {
+        h.kill_nowait();
+    }
+    let done = joinall(handles.iter().copied(), timeout, None)?;
+    if done.len() == handles.len() {
+        Ok(())
+    } else {
+        Err(Error::Timeout)
+    }
+}

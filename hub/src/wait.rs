@@ -1,0 +1,141 @@
+//! Parking and waking: the one primitive every blocking call is built on.
+//!
+//! A [`Waiter`] names *one* wait of one task: making it stamps the task with a new
+//! generation, parking switches to the hub, and [`Waiter::wake`] from anywhere on the
+//! hub's thread schedules the task back. A waiter whose wait has ended (woken, timed
+//! out, killed) is stale: waking it returns `false` and does nothing, so a primitive
+//! that hands out items or permits can move on to the next waiter and lose nothing.
+
+use std::fmt;
+use std::rc::Rc;
+
+use crate::Error;
+use crate::hub::{Hub, Ready, switch_to_hub};
+use crate::task::Task;
+
+/// Why a parked task was resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    Notified,
+    TimedOut,
+    LoopExit,
+}
+
+/// A token for the current task's next [`park`](Waiter::park); clones wake the same wait.
+#[derive(Clone)]
+pub struct Waiter {
+    task: Rc<Task>,
+    generation: u64,
+}
+
+impl Waiter {
+    /// A waiter for the running task. Fails with [`Error::BlockingInHub`] when called
+    /// from code the hub itself runs (a callback), which has no task to park.
+    pub fn new() -> Result<Waiter, Error> {
+        let hub = Hub::current();
+        let task = hub.current_task().ok_or(Error::BlockingInHub)?;
+        let generation = task.begin_wait();
+        Ok(Waiter { task, generation })
+    }
+
+    /// Wakes the wait this waiter names. Returns `false`, doing nothing, if that wait
+    /// is over or was already woken.
+    pub fn wake(&self) -> bool {
+        self.wake_with(Wake::Notified)
+    }
+
+    pub(crate) fn wake_with(&self, reason: Wake) -> bool {
+        let task = &self.task;
+        if task.generation.get() != self.generation || task.woken.get().is_some() {
+            return false;
+        }
+        task.woken.set(Some(reason));
+        if task.parked.get() {
+            if let Some(hub) = Hub::try_current() {
+                hub.schedule(Ready::Resume(task.clone(), self.generation));
+            }
+        }
+        true
+    }
+
+    /// True once the wait is over: waking it would do nothing.
+    pub fn is_stale(&self) -> bool {
+        self.task.generation.get() != self.generation || self.task.woken.get().is_some()
+    }
+
+    /// True if both name the same wait.
+    pub fn same_wait(&self, other: &Waiter) -> bool {
+        Rc::ptr_eq(&self.task, &other.task) && self.generation == other.generation
+    }
+
+    /// Switches to the hub until this waiter is woken. `Err(Error::Timeout)` if a
+    /// [`crate::Timeout`] or an operation's deadline fired first;
+    /// `Err(Error::WouldBlockForever)` if nothing could ever wake it. A kill unwinds
+    /// from here.
+    pub fn park(&self) -> Result<(), Error> {
+        self.park_inner(false)
+    }
+
+    /// Parks after scheduling our own wake-up: lets every other ready task run first.
+    pub(crate) fn yield_now(&self) -> Result<(), Error> {
+        self.park_inner(true)
+    }
+
+    fn park_inner(&self, yield_first: bool) -> Result<(), Error> {
+        let task = &self.task;
+        assert!(
+            task.generation.get() == self.generation,
+            "park on a stale waiter"
+        );
+        let hub = Hub::current();
+        if task.woken.get().is_none() {
+            if let Some(timeout) = task.take_pending_timeout() {
+                task.end_wait();
+                timeout.mark_interrupted();
+                return Err(Error::Timeout);
+            }
+        }
+        if yield_first {
+            task.woken.set(Some(Wake::Notified));
+        }
+        if task.woken.get().is_none() || yield_first {
+            task.parked.set(true);
+            if yield_first {
+                hub.schedule(Ready::Resume(task.clone(), self.generation));
+            }
+            let _unpark = Unpark(task);
+            switch_to_hub(&hub);
+        }
+        let woken = task.woken.take();
+        task.end_wait();
+        match woken {
+            Some(Wake::Notified) | None => Ok(()),
+            Some(Wake::TimedOut) => Err(Error::Timeout),
+            Some(Wake::LoopExit) => Err(Error::WouldBlockForever),
+        }
+    }
+}
+
+impl fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("task", &self.task.name)
+            .field("generation", &self.generation)
+            .field("stale", &self.is_stale())
+            .finish()
+    }
+}
+
+/// Clears the parked flag however the park ends, unwinding (kill) included, and
+/// makes every outstanding copy of the waiter stale.
+struct Unpark<'a>(&'a Task);
+
+impl Drop for Unpark<'_> {
+    fn drop(&mut self) {
+        self.0.parked.set(false);
+        if std::thread::panicking() {
+            self.0.woken.set(None);
+            self.0.end_wait();
+        }
+    }
+}
