@@ -66,7 +66,18 @@ impl<Y, S> Yielder<Y, S> {
     ///
     /// If the next resume is a [`Generator::throw`] or [`Generator::close`], this
     /// unwinds instead, with the thrown payload or [`GeneratorExit`].
+    ///
+    /// # Aborts
+    /// If called while the generator is being unwound (from a destructor running during
+    /// `close`, drop or a panic): the thread's panic state cannot follow a suspended
+    /// unwind to the resumer, so this prints why and aborts the process.
     pub fn suspend(&self, value: Y) -> Option<S> {
+        if std::thread::panicking() {
+            eprintln!(
+                "fatal: a generator tried to suspend while it was being unwound (closed, dropped or panicking)"
+            );
+            std::process::abort();
+        }
         let caller = self
             .caller
             .take()
@@ -116,8 +127,12 @@ pub struct Generator<'a, Y, R = (), S = ()> {
     exchange: Exchange<Y, R, S>,
     returned: Option<R>,
     name: Option<Box<str>>,
-    _marker: PhantomData<(&'a mut (), *mut (), fn(S) -> (Y, R))>,
+    _marker: PhantomData<Markers<'a, Y, R, S>>,
 }
+
+/// Borrows for `'a`, is `!Send` (raw pointer), and is covariant in `Y`/`R` and
+/// contravariant in `S`, as a function taking `S` and giving `Y` and `R`.
+type Markers<'a, Y, R, S> = (&'a mut (), *mut (), fn(S) -> (Y, R));
 
 /// Options for making a generator: its name and stack size.
 #[derive(Debug, Clone, Default)]
@@ -401,7 +416,9 @@ impl<Y, R> Resumed<Y, R> {
         match self {
             Resumed::Yielded(y) => State::Yielded(y),
             Resumed::Returned(r) => State::Complete(r),
-            Resumed::Exited => unreachable!("only close raises GeneratorExit"),
+            // A GeneratorExit that ended the generator outside `close` (thrown in, or
+            // raised by its body) propagates to the resumer, as in Python.
+            Resumed::Exited => panic::resume_unwind(Box::new(GeneratorExit)),
         }
     }
 }
@@ -418,10 +435,7 @@ impl<Y, R, S> Resume<Option<S>> for Generator<'_, Y, R, S> {
         if !self.started && arg.is_some() {
             return Err(ResumeError::NotStarted(arg));
         }
-        match self.switch_in(Input::Send(arg)) {
-            Resumed::Exited => Err(ResumeError::Finished(None)),
-            other => Ok(other.into_state()),
-        }
+        Ok(self.switch_in(Input::Send(arg)).into_state())
     }
 }
 
@@ -462,7 +476,7 @@ impl<Y, R, S> Drop for Generator<'_, Y, R, S> {
             // Its frames may still point into this stack or its name: keep both forever.
             std::mem::forget(self.stack.take());
             std::mem::forget(self.name.take());
-            std::mem::forget(self.context.take());
+            self.context = None;
         }
     }
 }

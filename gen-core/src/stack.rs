@@ -254,10 +254,10 @@ impl StackPool {
     /// A stack with at least `size` usable bytes: a cached one when `size` is the
     /// default, otherwise a new mapping.
     pub fn take(&self, size: usize) -> Result<Stack, StackError> {
-        if size == DEFAULT_STACK_SIZE {
-            if let Some(stack) = self.free.borrow_mut().pop() {
-                return Ok(stack);
-            }
+        if size == DEFAULT_STACK_SIZE
+            && let Some(stack) = self.free.borrow_mut().pop()
+        {
+            return Ok(stack);
         }
         Stack::new(size)
     }

@@ -268,7 +268,7 @@ fn moved_between_resumes() {
     assert_eq!(g.next(), Some(1));
     let mut boxed = Box::new(g);
     assert_eq!(boxed.next(), Some(2));
-    let mut v = vec![*boxed];
+    let mut v = [*boxed];
     assert_eq!(v[0].next(), None);
     assert_eq!(v[0].return_value(), Some(&3));
 }

@@ -239,6 +239,10 @@ impl Greenlet {
 
 /// Sends `message` to `target`, or to the nearest ancestor able to take it.
 fn deliver(target: &Rc<Inner>, message: Message) -> Result<Value, SwitchError> {
+    // The thread's panic state cannot follow a half-finished unwind to another stack.
+    if std::thread::panicking() {
+        return Err(SwitchError::Unwinding);
+    }
     let me = current();
     if Rc::ptr_eq(&me, target) {
         return Ok(settle(message));

@@ -92,6 +92,9 @@ pub enum SwitchError {
     Root,
     /// The greenlet could not be started: no stack could be had.
     Stack(StackError),
+    /// The current greenlet is unwinding (a destructor running during a panic or a
+    /// kill): it cannot switch away until the unwind is over.
+    Unwinding,
 }
 
 impl fmt::Display for SwitchError {
@@ -101,6 +104,7 @@ impl fmt::Display for SwitchError {
             SwitchError::Cycle => f.write_str("cyclic parent chain"),
             SwitchError::Root => f.write_str("a root greenlet cannot have a parent"),
             SwitchError::Stack(e) => write!(f, "cannot start greenlet: {e}"),
+            SwitchError::Unwinding => f.write_str("cannot switch while unwinding"),
         }
     }
 }

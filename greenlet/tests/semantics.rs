@@ -160,7 +160,7 @@ fn parent_cycle_is_an_error() {
     // A dead parent is skipped: the return goes on to the grandparent (root).
     a.switch(()).unwrap();
     assert!(a.is_dead());
-    assert_eq!(b.switch(()).unwrap().is_none(), true);
+    assert!(b.switch(()).unwrap().is_none());
 }
 
 #[test]
@@ -216,4 +216,25 @@ fn generator_inside_greenlet_can_switch_out() {
     }
     assert_eq!(seen, [0, 1, 2]);
     assert_eq!(g.switch(()).unwrap().downcast::<i32>().unwrap(), 300);
+}
+
+#[test]
+fn switching_while_unwinding_is_an_error() {
+    struct SwitchOnDrop(Greenlet, Rc<RefCell<Option<SwitchError>>>);
+    impl Drop for SwitchOnDrop {
+        fn drop(&mut self) {
+            *self.1.borrow_mut() = self.0.switch(()).err();
+        }
+    }
+    let seen = Rc::new(RefCell::new(None));
+    let (s, main) = (seen.clone(), getcurrent());
+    let g = Greenlet::new(move |_| {
+        let _d = SwitchOnDrop(main.clone(), s);
+        main.switch(()).unwrap();
+        Value::none()
+    });
+    g.switch(()).unwrap();
+    g.kill().unwrap();
+    assert!(matches!(*seen.borrow(), Some(SwitchError::Unwinding)));
+    assert!(g.is_dead());
 }

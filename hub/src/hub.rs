@@ -218,10 +218,10 @@ impl Hub {
         } else {
             None
         };
-        if let Err(e) = self.poll.borrow_mut().poll(events, timeout) {
-            if e.kind() != std::io::ErrorKind::Interrupted {
-                panic!("the event loop failed: {e}");
-            }
+        if let Err(e) = self.poll.borrow_mut().poll(events, timeout)
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            panic!("the event loop failed: {e}");
         }
         for event in events.iter() {
             if event.token() == WAKER_TOKEN {

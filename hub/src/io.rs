@@ -99,15 +99,15 @@ impl IoTable {
     pub(crate) fn dispatch(&self, event: &mio::event::Event) {
         let token = event.token().0;
         let failed = event.is_error();
-        if event.is_readable() || event.is_read_closed() || failed {
-            if let Some(w) = self.take(token, Direction::Read) {
-                w.wake();
-            }
+        if (event.is_readable() || event.is_read_closed() || failed)
+            && let Some(w) = self.take(token, Direction::Read)
+        {
+            w.wake();
         }
-        if event.is_writable() || event.is_write_closed() || failed {
-            if let Some(w) = self.take(token, Direction::Write) {
-                w.wake();
-            }
+        if (event.is_writable() || event.is_write_closed() || failed)
+            && let Some(w) = self.take(token, Direction::Write)
+        {
+            w.wake();
         }
     }
 }

@@ -100,11 +100,11 @@ impl Timeout {
 
     /// Disarms it. A fired timeout that has not interrupted a wait yet no longer will.
     pub fn cancel(&self) {
-        if let Some(key) = self.inner.key.take() {
-            if let Some(hub) = Hub::try_current() {
-                let action = hub.timers.borrow_mut().remove(key);
-                drop(action);
-            }
+        if let Some(key) = self.inner.key.take()
+            && let Some(hub) = Hub::try_current()
+        {
+            let action = hub.timers.borrow_mut().remove(key);
+            drop(action);
         }
         if let Some(task) = self.inner.task.upgrade() {
             task.clear_pending_timeout(&self.inner);

@@ -50,10 +50,10 @@ impl Waiter {
             return false;
         }
         task.woken.set(Some(reason));
-        if task.parked.get() {
-            if let Some(hub) = Hub::try_current() {
-                hub.schedule(Ready::Resume(task.clone(), self.generation));
-            }
+        if task.parked.get()
+            && let Some(hub) = Hub::try_current()
+        {
+            hub.schedule(Ready::Resume(task.clone(), self.generation));
         }
         true
     }
@@ -88,12 +88,18 @@ impl Waiter {
             "park on a stale waiter"
         );
         let hub = Hub::current();
-        if task.woken.get().is_none() {
-            if let Some(timeout) = task.take_pending_timeout() {
-                task.end_wait();
-                timeout.mark_interrupted();
-                return Err(Error::Timeout);
-            }
+        if std::thread::panicking() {
+            // A destructor of a dying greenlet tried to block: it cannot switch away
+            // mid-unwind, and it is being killed anyway.
+            task.end_wait();
+            return Err(Error::Killed);
+        }
+        if task.woken.get().is_none()
+            && let Some(timeout) = task.take_pending_timeout()
+        {
+            task.end_wait();
+            timeout.mark_interrupted();
+            return Err(Error::Timeout);
         }
         if yield_first {
             task.woken.set(Some(Wake::Notified));

@@ -317,30 +317,29 @@ fn io_wait_timeout_and_kill_leave_nothing() {
     drop(a);
 }
 
+thread_local! {
+    /// What the remote job delivers, and the greenlet waiting for it.
+    static RECEIVED: Cell<i32> = const { Cell::new(0) };
+    static WAITING: RefCell<Option<hub::Waiter>> = const { RefCell::new(None) };
+}
+
 #[test]
 fn remote_call_from_another_thread() {
     let remote = Hub::current().remote();
-    let got = Rc::new(Cell::new(0));
-    let waiter_slot: Rc<RefCell<Option<hub::Waiter>>> = Rc::default();
-    let (g, w) = (got.clone(), waiter_slot.clone());
-    let h = spawn(move || {
+    let h = spawn(|| {
         let waiter = hub::Waiter::new().unwrap();
-        *w.borrow_mut() = Some(waiter.clone());
+        WAITING.with(|w| *w.borrow_mut() = Some(waiter.clone()));
         waiter.park().unwrap();
-        g.get()
+        RECEIVED.get()
     });
     sleep(MS).unwrap();
-    thread_local! { static SLOT: RefCell<Option<(Rc<Cell<i32>>, Rc<RefCell<Option<hub::Waiter>>>)>> = RefCell::new(None); }
-    SLOT.with(|s| *s.borrow_mut() = Some((got.clone(), waiter_slot.clone())));
     let t = std::thread::spawn(move || {
         std::thread::sleep(5 * MS);
+        // Runs on the hub's thread, where the thread-locals above are the hub's.
         remote
             .call(|| {
-                SLOT.with(|s| {
-                    let (got, waiter) = s.borrow_mut().take().unwrap();
-                    got.set(99);
-                    waiter.borrow().as_ref().unwrap().wake();
-                })
+                RECEIVED.set(99);
+                WAITING.with(|w| w.borrow_mut().take().unwrap().wake());
             })
             .unwrap();
     });
