@@ -1,0 +1,597 @@
+//! An HTTP/1.1 GET client generic over how TCP connections are made.
+//!
+//! [`Client`] owns the policy (keep-alive reuse per host, redirects, retries with backoff,
+//! TLS); a [`Connector`] owns the mechanism (a `TcpStream` and its read timeout). With
+//! [`StdConnector`] each call blocks its thread; with a connector returning
+//! `monkey::net::TcpStream` (and `monkey::thread::sleep` in [`Options::sleep`]) the same code
+//! switches greenlets instead, which is the point of the design: nothing here is `async`.
+//!
+//! A `Client` is shared by all concurrent downloads through `&self`. Its connection cache is
+//! behind a `Mutex` that is only held to take or return a connection, never across I/O, so
+//! greenlets of one thread cannot deadlock on it.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned,
+};
+use url::{Host, Url};
+
+use super::error::{DownloadError, TimeoutPhase};
+use super::http::{self, BodyKind};
+
+/// Makes TCP connections. Implemented for std by [`StdConnector`]; the greenlet version
+/// returns monkey's `TcpStream`, whose blocking calls switch to the hub.
+pub trait Connector {
+    /// A connected byte stream.
+    type Stream: Read + Write;
+
+    /// Connects to `host:port` (a DNS name or an IP literal without brackets), giving up
+    /// after `timeout`. A timeout should be reported as `io::ErrorKind::TimedOut`.
+    fn connect(&self, host: &str, port: u16, timeout: Duration) -> io::Result<Self::Stream>;
+
+    /// Makes reads on `stream` fail with `TimedOut` or `WouldBlock` after `timeout` without
+    /// data, like `std::net::TcpStream::set_read_timeout`.
+    fn set_read_timeout(&self, stream: &Self::Stream, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+/// Blocking connections from `std::net`, for threads and tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdConnector;
+
+impl Connector for StdConnector {
+    type Stream = TcpStream;
+
+    /// Tries each resolved address in turn, each with the full `timeout`.
+    fn connect(&self, host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+        let mut last_error = None;
+        for addr in (host, port).to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Ok(stream) => {
+                    // Requests are written in one piece; never let Nagle hold one back.
+                    stream.set_nodelay(true)?;
+                    return Ok(stream);
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}"))
+        }))
+    }
+
+    fn set_read_timeout(&self, stream: &TcpStream, timeout: Option<Duration>) -> io::Result<()> {
+        stream.set_read_timeout(timeout)
+    }
+}
+
+/// Where a response body goes. `restart` discards what was written so a retry can write the
+/// body again from its first byte.
+pub trait Sink: Write {
+    fn restart(&mut self) -> io::Result<()>;
+}
+
+impl Sink for Vec<u8> {
+    fn restart(&mut self) -> io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+}
+
+impl Sink for io::Sink {
+    fn restart(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How far a body has got. Reported once with `received == 0` when the body starts (and
+/// again after a retry restarts it), then after every piece.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub received: u64,
+    /// The Content-Length, when the server sent one.
+    pub total: Option<u64>,
+}
+
+/// Client policy. `Default` gives verified TLS against the webpki roots, 10 s connect and
+/// 30 s read timeouts, 3 retries from 250 ms backoff, 10 redirects.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub connect_timeout: Duration,
+    /// Longest wait for the next bytes of a response: what turns a stalled server into
+    /// [`DownloadError::Timeout`].
+    pub read_timeout: Duration,
+    /// Retries after the first attempt, for errors where
+    /// [`DownloadError::is_retryable`] holds.
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one, up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    pub max_redirects: usize,
+    pub max_head_bytes: usize,
+    /// Idle keep-alive connections kept per (scheme, host, port).
+    pub max_idle_per_host: usize,
+    pub user_agent: String,
+    pub tls: Arc<rustls::ClientConfig>,
+    /// How to wait between retries: `std::thread::sleep` here, `monkey::thread::sleep` on a
+    /// hub so the other greenlets keep running.
+    pub sleep: fn(Duration),
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            retries: 3,
+            backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(8),
+            max_redirects: 10,
+            max_head_bytes: http::DEFAULT_MAX_HEAD_BYTES,
+            max_idle_per_host: 8,
+            user_agent: concat!("gevent-rs-download/", env!("CARGO_PKG_VERSION")).to_owned(),
+            tls: verified_tls(RootCertStore::from_iter(
+                webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+            )),
+            sleep: std::thread::sleep,
+        }
+    }
+}
+
+/// Builds the TLS client configuration: certificates verified against the webpki roots plus
+/// every certificate in the PEM `ca_files`, or — only when `insecure` is set, which ignores
+/// `ca_files` — not verified at all.
+pub fn tls_config(
+    ca_files: &[impl AsRef<Path>],
+    insecure: bool,
+) -> Result<Arc<rustls::ClientConfig>, DownloadError> {
+    if insecure {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = AcceptAnyCertificate(provider.signature_verification_algorithms);
+        let mut config = builder(provider)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        return Ok(Arc::new(config));
+    }
+    let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for path in ca_files {
+        add_pem_roots(&mut roots, path.as_ref())?;
+    }
+    Ok(verified_tls(roots))
+}
+
+/// A config builder on the ring provider, chosen explicitly so another crate enabling
+/// aws-lc-rs in the same build cannot make the process default ambiguous.
+fn builder(
+    provider: Arc<CryptoProvider>,
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier> {
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider supports rustls's default protocol versions")
+}
+
+fn verified_tls(roots: RootCertStore) -> Arc<rustls::ClientConfig> {
+    let mut config = builder(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+fn add_pem_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), DownloadError> {
+    let fail = |reason: String| DownloadError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut added = 0;
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))? {
+        let cert = cert.map_err(|e| fail(e.to_string()))?;
+        roots.add(cert).map_err(|e| fail(e.to_string()))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(fail("no PEM certificate in it".into()));
+    }
+    Ok(())
+}
+
+/// `--insecure`: accepts any certificate for any name, but still checks the handshake
+/// signatures so the session keys belong to whoever presented the certificate.
+#[derive(Debug)]
+struct AcceptAnyCertificate(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// What a successful [`Client::get`] did.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The URL the body came from, after redirects.
+    pub url: Url,
+    pub status: u16,
+    /// Body bytes written to the sink.
+    pub bytes: u64,
+    /// The Content-Length, if the server sent one.
+    pub total: Option<u64>,
+    pub redirects: usize,
+    /// Retries performed (over all hops), not counting the first attempt.
+    pub retries: u32,
+}
+
+/// Where a connection goes; connections are reused only for the same origin.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Origin {
+    tls: bool,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn of(url: &Url) -> Result<Self, DownloadError> {
+        let tls = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            other => {
+                return Err(DownloadError::bad_url(
+                    url.as_str(),
+                    format!("unsupported scheme {other:?}"),
+                ));
+            }
+        };
+        let host = match url.host() {
+            Some(Host::Domain(d)) if !d.is_empty() => d.to_owned(),
+            Some(Host::Ipv4(a)) => a.to_string(),
+            Some(Host::Ipv6(a)) => a.to_string(),
+            _ => return Err(DownloadError::bad_url(url.as_str(), "no host")),
+        };
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| DownloadError::bad_url(url.as_str(), "no port"))?;
+        Ok(Self { tls, host, port })
+    }
+}
+
+/// Plain TCP or TLS over it.
+enum Transport<S: Read + Write> {
+    Plain(S),
+    Tls(Box<StreamOwned<ClientConnection, S>>),
+}
+
+impl<S: Read + Write> Read for Transport<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.read(buf),
+            Self::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl<S: Read + Write> Write for Transport<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.write(buf),
+            Self::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Self::Plain(s) => s.flush(),
+            Self::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Size of each connection's read buffer, and so of the pieces bodies are copied in.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Largest error or redirect body read to keep its connection alive; beyond it the
+/// connection is dropped instead.
+const MAX_DRAIN: u64 = 64 * 1024;
+
+/// One connection. The buffer stays with it: bytes already buffered belong to it.
+type Conn<S> = BufReader<Transport<S>>;
+
+/// One request's outcome before redirects are applied.
+enum Step {
+    Done {
+        status: u16,
+        bytes: u64,
+        total: Option<u64>,
+    },
+    Redirect(String),
+}
+
+/// A GET client with per-origin keep-alive, redirects, retries and TLS. See the module docs.
+pub struct Client<C: Connector> {
+    connector: C,
+    opts: Options,
+    idle: Mutex<HashMap<Origin, Vec<Conn<C::Stream>>>>,
+}
+
+impl<C: Connector> Client<C> {
+    pub fn new(connector: C, opts: Options) -> Self {
+        Self {
+            connector,
+            opts,
+            idle: Mutex::default(),
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    pub fn connector(&self) -> &C {
+        &self.connector
+    }
+
+    /// Idle keep-alive connections currently cached, over all origins.
+    pub fn idle_connections(&self) -> usize {
+        self.lock_idle().values().map(Vec::len).sum()
+    }
+
+    /// Downloads `url` into `sink`, following redirects and retrying transient failures.
+    ///
+    /// Only a 2xx body reaches `sink`; redirect and error bodies are discarded. Before each
+    /// retry `sink` is restarted, so on success it holds exactly one complete body.
+    pub fn get(
+        &self,
+        url: &Url,
+        sink: &mut (impl Sink + ?Sized),
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Fetched, DownloadError> {
+        let mut current = url.clone();
+        current.set_fragment(None);
+        let mut visited = HashSet::from([current.clone()]);
+        let mut retries = 0;
+        for redirects in 0..=self.opts.max_redirects {
+            match self.get_retrying(&current, sink, progress, &mut retries)? {
+                Step::Done {
+                    status,
+                    bytes,
+                    total,
+                } => {
+                    return Ok(Fetched {
+                        url: current,
+                        status,
+                        bytes,
+                        total,
+                        redirects,
+                        retries,
+                    });
+                }
+                Step::Redirect(location) => {
+                    let mut next = current.join(&location).map_err(|e| {
+                        DownloadError::bad_url(location.as_str(), format!("in redirect: {e}"))
+                    })?;
+                    next.set_fragment(None);
+                    if !visited.insert(next.clone()) {
+                        return Err(DownloadError::RedirectLoop { url: next.into() });
+                    }
+                    current = next;
+                }
+            }
+        }
+        Err(DownloadError::TooManyRedirects {
+            limit: self.opts.max_redirects,
+        })
+    }
+
+    fn get_retrying(
+        &self,
+        url: &Url,
+        sink: &mut (impl Sink + ?Sized),
+        progress: &mut dyn FnMut(Progress),
+        retries: &mut u32,
+    ) -> Result<Step, DownloadError> {
+        let mut failures = 0;
+        loop {
+            match self.get_once(url, sink, progress) {
+                Err(e) if e.is_retryable() && failures < self.opts.retries => {
+                    (self.opts.sleep)(self.backoff(failures));
+                    failures += 1;
+                    *retries += 1;
+                    sink.restart().map_err(DownloadError::File)?;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// `backoff * 2^n`, capped at `max_backoff`.
+    fn backoff(&self, n: u32) -> Duration {
+        self.opts
+            .backoff
+            .saturating_mul(1 << n.min(16))
+            .min(self.opts.max_backoff)
+    }
+
+    fn get_once(
+        &self,
+        url: &Url,
+        sink: &mut (impl Sink + ?Sized),
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Step, DownloadError> {
+        let origin = Origin::of(url)?;
+        let (mut conn, mut reused) = match self.checkout(&origin) {
+            Some(conn) => (conn, true),
+            None => (self.open(&origin)?, false),
+        };
+        let head = loop {
+            match self.request(&mut conn, url) {
+                Ok(head) => break head,
+                // A cached connection the server closed while it sat idle. GET is
+                // idempotent, so resend once on a fresh connection; this is not a retry.
+                Err(DownloadError::NoResponse | DownloadError::Network(_)) if reused => {
+                    conn = self.open(&origin)?;
+                    reused = false;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let kind = head.body_kind()?;
+        let reusable = head.keep_alive() && kind != BodyKind::UntilClose;
+
+        if (200..300).contains(&head.status) {
+            let total = match kind {
+                BodyKind::Length(n) => Some(n),
+                BodyKind::Empty => Some(0),
+                _ => None,
+            };
+            progress(Progress { received: 0, total });
+            let bytes = http::read_body(&mut conn, kind, sink, &mut |received| {
+                progress(Progress { received, total })
+            })?;
+            if reusable {
+                self.checkin(origin, conn);
+            }
+            return Ok(Step::Done {
+                status: head.status,
+                bytes,
+                total,
+            });
+        }
+
+        if reusable && drain(&mut conn, kind) {
+            self.checkin(origin, conn);
+        }
+        match head.redirect_location() {
+            Some(location) => Ok(Step::Redirect(location.to_owned())),
+            None => Err(DownloadError::Status {
+                code: head.status,
+                reason: head.reason,
+            }),
+        }
+    }
+
+    fn request(
+        &self,
+        conn: &mut Conn<C::Stream>,
+        url: &Url,
+    ) -> Result<http::ResponseHead, DownloadError> {
+        http::write_request(conn.get_mut(), url, &self.opts.user_agent)
+            .map_err(DownloadError::from_stream)?;
+        http::read_response_head(conn, self.opts.max_head_bytes)
+    }
+
+    fn open(&self, origin: &Origin) -> Result<Conn<C::Stream>, DownloadError> {
+        let stream = self
+            .connector
+            .connect(&origin.host, origin.port, self.opts.connect_timeout)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                    DownloadError::Timeout(TimeoutPhase::Connect)
+                }
+                _ => DownloadError::Connect {
+                    host: origin.host.clone(),
+                    port: origin.port,
+                    source: e,
+                },
+            })?;
+        self.connector
+            .set_read_timeout(&stream, Some(self.opts.read_timeout))
+            .map_err(DownloadError::Network)?;
+        let transport = if origin.tls {
+            let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
+                DownloadError::bad_url(origin.host.as_str(), format!("not a TLS name: {e}"))
+            })?;
+            let tls =
+                ClientConnection::new(self.opts.tls.clone(), name).map_err(DownloadError::Tls)?;
+            // The handshake runs inside the first write, so its errors surface from
+            // `request` as `DownloadError::Tls`.
+            Transport::Tls(Box::new(StreamOwned::new(tls, stream)))
+        } else {
+            Transport::Plain(stream)
+        };
+        Ok(BufReader::with_capacity(READ_BUFFER, transport))
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, HashMap<Origin, Vec<Conn<C::Stream>>>> {
+        // Nothing panics while the lock is held, but a poisoned map is still a valid map.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn checkout(&self, origin: &Origin) -> Option<Conn<C::Stream>> {
+        self.lock_idle().get_mut(origin)?.pop()
+    }
+
+    fn checkin(&self, origin: Origin, conn: Conn<C::Stream>) {
+        let mut idle = self.lock_idle();
+        let conns = idle.entry(origin).or_default();
+        if conns.len() < self.opts.max_idle_per_host {
+            conns.push(conn);
+        }
+    }
+}
+
+/// Reads and discards a small non-2xx body so its connection can be reused; `false` when the
+/// body is too big or broken and the connection should be dropped instead.
+fn drain<R: io::BufRead>(conn: &mut R, kind: BodyKind) -> bool {
+    match kind {
+        BodyKind::Length(n) if n > MAX_DRAIN => false,
+        BodyKind::UntilClose => false,
+        _ => http::read_body(conn, kind, &mut LimitedSink(MAX_DRAIN), &mut |_| {}).is_ok(),
+    }
+}
+
+/// Discards up to its capacity, then fails.
+struct LimitedSink(u64);
+
+impl Write for LimitedSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len() as u64;
+        if n > self.0 {
+            return Err(io::Error::other("body too large to drain"));
+        }
+        self.0 -= n;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

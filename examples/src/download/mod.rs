@@ -1,0 +1,159 @@
+//! The concurrent downloader's core, independent of how it is scheduled.
+//!
+//! Everything here is plain blocking code over `Read + Write`: the [`Client`] is generic over
+//! a [`Connector`], the [`server::Site`] over its stream, and every wait goes through a
+//! `fn(Duration)` sleep. Run on std threads ([`StdConnector`], `std::thread::sleep`) it
+//! blocks threads; given monkey's `TcpStream` and sleep it switches greenlets instead, which
+//! is how the `download` binary runs one greenlet per URL on one thread.
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`naming`] | URL → safe file name, unique names, temp file renamed on success |
+//! | [`http`] | HTTP/1.1 request writing, head parsing, Content-Length/chunked bodies |
+//! | [`client`] | keep-alive per origin, redirects, retries with backoff, TLS (rustls) |
+//! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
+//! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
+//! | [`args`] | the command line |
+//!
+//! ```no_run
+//! use examples::download::{download_to, Client, Options, OutputDir, StdConnector};
+//!
+//! let client = Client::new(StdConnector, Options::default());
+//! let dir = OutputDir::new("downloads")?;
+//! let url = url::Url::parse("https://example.com/")?;
+//! match download_to(&client, &dir, &url, &mut |_progress| {}) {
+//!     Ok(saved) => println!("{}", received_line(saved.fetched.bytes, url.as_str())),
+//!     Err(e) => println!("{}", failed_line(url.as_str(), &e)),
+//! }
+//! # use examples::download::{failed_line, received_line};
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod args;
+pub mod client;
+pub mod error;
+pub mod http;
+pub mod naming;
+pub mod server;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+pub use client::{Client, Connector, Fetched, Options, Progress, Sink, StdConnector, tls_config};
+pub use error::{DownloadError, TimeoutPhase};
+pub use naming::{OutputDir, PartFile, file_name_for, sanitize_file_name};
+
+/// Parses a URL given by the user, accepting only `http` and `https` with a host, so a bad
+/// line fails that URL alone with a clear reason.
+pub fn parse_url(input: &str) -> Result<Url, DownloadError> {
+    let url = Url::parse(input.trim()).map_err(|e| DownloadError::bad_url(input, e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(DownloadError::bad_url(
+            input,
+            "only http and https are supported",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(DownloadError::bad_url(input, "no host"));
+    }
+    Ok(url)
+}
+
+/// A file saved by [`download_to`].
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub path: PathBuf,
+    pub fetched: Fetched,
+}
+
+/// Downloads `url` into a new file of `dir`, named by [`file_name_for`]. The body goes to a
+/// temporary file renamed into place only after the whole body arrived; on any error the
+/// temporary file is removed and nothing appears under the final name.
+pub fn download_to<C: Connector>(
+    client: &Client<C>,
+    dir: &OutputDir,
+    url: &Url,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Saved, DownloadError> {
+    let mut part = dir.create(url).map_err(DownloadError::File)?;
+    let fetched = client.get(url, &mut part, progress)?;
+    let path = part.commit().map_err(DownloadError::File)?;
+    Ok(Saved { path, fetched })
+}
+
+/// The tutorials' per-file line: `N bytes received from URL.`
+pub fn received_line(bytes: u64, url: &str) -> String {
+    format!("{bytes} bytes received from {url}.")
+}
+
+/// The per-file line of a failure: `failed URL: reason`.
+pub fn failed_line(url: &str, error: &DownloadError) -> String {
+    format!("failed {url}: {error}")
+}
+
+/// Totals for the closing summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub files: usize,
+    pub failures: usize,
+    pub bytes: u64,
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Counts one finished URL.
+    pub fn record(&mut self, result: &Result<Saved, DownloadError>) {
+        match result {
+            Ok(saved) => {
+                self.files += 1;
+                self.bytes += saved.fetched.bytes;
+            }
+            Err(_) => self.failures += 1,
+        }
+    }
+
+    /// Bytes per second over the wall time.
+    pub fn throughput(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.bytes as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    /// `6 files, 37.6 MiB in 1.23 s (30.5 MiB/s), 0 failed`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} file{}, {} in {:.2} s ({}/s), {} failed",
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            human_bytes(self.bytes as f64),
+            self.elapsed.as_secs_f64(),
+            human_bytes(self.throughput()),
+            self.failures,
+        )
+    }
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

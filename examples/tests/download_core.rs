@@ -1,0 +1,862 @@
+//! The downloader's core on std threads and sockets, against `server::StdServer` and small
+//! hand-written servers, all on 127.0.0.1 with short timeouts.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Component, Path};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use examples::download::args::{Command, parse_args};
+use examples::download::server::{Route, Site, StdServer, content};
+use examples::download::{
+    Client, Connector, DownloadError, Fetched, Options, OutputDir, Progress, StdConnector, Summary,
+    TimeoutPhase, download_to, file_name_for, parse_url, received_line, sanitize_file_name,
+    tls_config,
+};
+use url::Url;
+
+fn options() -> Options {
+    Options {
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(2),
+        retries: 0,
+        backoff: Duration::from_millis(10),
+        ..Options::default()
+    }
+}
+
+fn client(opts: Options) -> Client<StdConnector> {
+    Client::new(StdConnector, opts)
+}
+
+fn serve(site: Site) -> StdServer {
+    StdServer::start(Arc::new(site)).expect("start server")
+}
+
+fn site() -> Site {
+    Site::new(thread::sleep)
+}
+
+fn url(s: &str) -> Url {
+    Url::parse(s).expect("test URL")
+}
+
+fn get(client: &Client<StdConnector>, u: &str) -> Result<(Vec<u8>, Fetched), DownloadError> {
+    let mut body = Vec::new();
+    let fetched = client.get(&url(u), &mut body, &mut |_| {})?;
+    Ok((body, fetched))
+}
+
+fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+// ---------------------------------------------------------------- naming
+
+#[test]
+fn names_come_from_the_last_segment_and_are_safe() {
+    let cases = [
+        ("http://h/a/b/photo.jpg", "photo.jpg"),
+        ("http://h/a/b/photo.jpg?size=large#top", "photo.jpg"),
+        ("http://h/cat%20clip.mp4", "cat clip.mp4"),
+        ("http://h/", "index.html"),
+        ("http://h", "index.html"),
+        ("http://h/dir/", "index.html"),
+        ("http://h/a/../../../etc/passwd", "passwd"),
+        ("http://h/%2e%2e/%2e%2e/secret", "secret"),
+        ("http://h/..%2F..%2Fetc%2Fpasswd", "_.._etc_passwd"),
+        ("http://h/..%5C..%5Cwin.ini", "_.._win.ini"),
+        ("http://h/%2e%2e", "index.html"),
+        ("http://h/..", "index.html"),
+        ("http://h/.hidden", "hidden"),
+        ("http://h//etc/passwd", "passwd"),
+        ("http://h/a%00b", "a_b"),
+        ("http://h/%0d%0aSet-Cookie", "__Set-Cookie"),
+        ("http://h/%FF%FE.bin", "\u{FFFD}\u{FFFD}.bin"),
+        ("http://h/%20%20.%20", "index.html"),
+        ("file:///etc/passwd", "passwd"),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(file_name_for(&url(input)), expected, "{input}");
+    }
+    assert_eq!(sanitize_file_name("/etc/passwd"), "_etc_passwd");
+    assert_eq!(sanitize_file_name("C:\\boot.ini"), "C__boot.ini");
+    assert_eq!(sanitize_file_name(""), "index.html");
+    assert_eq!(sanitize_file_name("."), "index.html");
+}
+
+#[test]
+fn long_names_are_cut_keeping_the_extension() {
+    let long = format!("http://h/{}.jpg", "a".repeat(1000));
+    let name = file_name_for(&url(&long));
+    assert!(name.len() <= 200, "{}", name.len());
+    assert!(name.ends_with("aaa.jpg"));
+
+    let multibyte = format!("http://h/{}", "é".repeat(300));
+    let name = file_name_for(&url(&multibyte));
+    assert!(name.len() <= 200 && name.chars().all(|c| c == 'é'));
+}
+
+#[test]
+fn duplicates_get_a_suffix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    assert_eq!(dir.reserve("clip.mp4"), "clip.mp4");
+    assert_eq!(dir.reserve("clip.mp4"), "clip-1.mp4");
+    assert_eq!(dir.reserve("clip.mp4"), "clip-2.mp4");
+    assert_eq!(dir.reserve("clip-1.mp4"), "clip-1-1.mp4");
+    assert_eq!(dir.reserve(""), "index.html");
+    assert_eq!(dir.reserve("/"), "_");
+    assert_eq!(dir.reserve(".."), "index-1.html");
+    assert_eq!(dir.reserve("README"), "README");
+    assert_eq!(dir.reserve("README"), "README-1");
+    let long = "b".repeat(400) + ".tar.gz";
+    let (first, second) = (dir.reserve(&long), dir.reserve(&long));
+    assert_ne!(first, second);
+    assert!(second.len() <= 255 && second.ends_with("-1.gz"));
+}
+
+/// Every name any URL or raw string produces is one plain component, and the file created
+/// for it lands directly inside the output directory.
+#[test]
+fn no_input_escapes_the_output_directory() {
+    const PIECES: &[&str] = &[
+        "..", ".", "/", "\\", "%2e%2e", "%2E%2e", "%2e", "%2F", "%2f", "%5C", "%00", "%0a", "%7F",
+        "a", "é", "%C3%A9", "%FF", " ", "%20", "~", ":", "*", "?", "#", ";", "%252F", "%", "..%2F",
+        "C:", "CON", "\u{202E}", "\t",
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    let root = dir.path().to_path_buf();
+    let mut checked = 0;
+    let mut created = 0;
+    for a in PIECES {
+        for b in PIECES {
+            for c in PIECES {
+                let raw = format!("{a}{b}{c}");
+                let mut names = vec![sanitize_file_name(&raw)];
+                for input in [format!("http://h/{raw}"), format!("http://h/x/{raw}?q=/..")] {
+                    if let Ok(u) = Url::parse(&input) {
+                        names.push(file_name_for(&u));
+                    }
+                }
+                for name in names {
+                    let mut parts = Path::new(&name).components();
+                    assert!(
+                        matches!(parts.next(), Some(Component::Normal(_)))
+                            && parts.next().is_none(),
+                        "{raw:?} gave {name:?}"
+                    );
+                    assert!(!name.contains(['/', '\\', '\0']) && !name.starts_with('.'));
+                    assert!(
+                        !name.is_empty() && name.len() <= 200,
+                        "{raw:?} gave {name:?}"
+                    );
+                    assert_eq!(root.join(&name).parent(), Some(root.as_path()));
+                    checked += 1;
+                }
+                // Creating files is slower: do it for the one- and two-piece inputs.
+                if c.is_empty() || *c == "a" {
+                    let part = dir.create_named(&raw).expect("create");
+                    let path = part.commit().expect("commit");
+                    assert_eq!(path.canonicalize().unwrap().parent(), Some(root.as_path()));
+                    created += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 30_000 && created > 1_000, "{checked} {created}");
+    assert_eq!(dir_entries(&root).len(), created, "no stray temp files");
+}
+
+// ---------------------------------------------------------------- bodies
+
+#[test]
+fn content_length_body() {
+    let len = 300_001;
+    let server = serve(site().route("/file.bin", Route::File { len }));
+    let client = client(options());
+    let mut seen = Vec::new();
+    let mut body = Vec::new();
+    let fetched = client
+        .get(&url(&server.url("/file.bin")), &mut body, &mut |p| {
+            seen.push(p)
+        })
+        .unwrap();
+    assert_eq!(body, content(len));
+    assert_eq!(
+        (fetched.status, fetched.bytes, fetched.total),
+        (200, len, Some(len))
+    );
+    assert_eq!(
+        seen.first(),
+        Some(&Progress {
+            received: 0,
+            total: Some(len)
+        })
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&Progress {
+            received: len,
+            total: Some(len)
+        })
+    );
+    assert!(seen.windows(2).all(|w| w[0].received <= w[1].received));
+}
+
+#[test]
+fn chunked_body() {
+    let len = 100_000;
+    let server = serve(site().route("/c", Route::Chunked { len, chunk: 777 }));
+    let (body, fetched) = get(&client(options()), &server.url("/c")).unwrap();
+    assert_eq!(body, content(len));
+    assert_eq!((fetched.bytes, fetched.total), (len, None));
+}
+
+#[test]
+fn empty_and_until_close_bodies() {
+    let server = serve(site().route("/empty", Route::File { len: 0 }));
+    let (body, _) = get(&client(options()), &server.url("/empty")).unwrap();
+    assert!(body.is_empty());
+
+    let addr = raw_server(vec![b"HTTP/1.0 200 OK\r\n\r\nhello until close".to_vec()]);
+    let (body, _) = get(&client(options()), &format!("http://{addr}/")).unwrap();
+    assert_eq!(body, b"hello until close");
+}
+
+#[test]
+fn not_found_is_a_typed_error() {
+    let server = serve(site());
+    let err = get(&client(options()), &server.url("/missing")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Status { code: 404, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "HTTP 404 Not Found");
+    assert!(!err.is_retryable());
+}
+
+#[test]
+fn server_errors_are_retried_then_reported() {
+    let server = serve(site().route("/busy", Route::Status(503)));
+    let client = client(Options {
+        retries: 2,
+        ..options()
+    });
+    let err = get(&client, &server.url("/busy")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Status { code: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.site().hits("/busy"), 3);
+}
+
+#[test]
+fn truncated_and_malformed_bodies() {
+    let addr = raw_server(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf!".to_vec(),
+    ]);
+    let err = get(&client(options()), &format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DownloadError::Incomplete {
+                received: 5,
+                expected: Some(10)
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+
+    let bad_chunk =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
+    let addr = raw_server(vec![bad_chunk.to_vec()]);
+    let err = get(&client(options()), &format!("http://{addr}/")).unwrap_err();
+    assert!(matches!(err, DownloadError::Protocol(_)), "{err:?}");
+
+    let addr = raw_server(vec![b"SMTP ready\r\n\r\n".to_vec()]);
+    let err = get(&client(options()), &format!("http://{addr}/")).unwrap_err();
+    assert!(matches!(err, DownloadError::Protocol(_)), "{err:?}");
+}
+
+#[test]
+fn oversized_header_is_a_typed_error() {
+    let server = serve(site().route("/big", Route::HugeHeader(100_000)));
+    let err = get(&client(options()), &server.url("/big")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::HeaderTooLarge { limit: 65536 }),
+        "{err:?}"
+    );
+
+    let small = client(Options {
+        max_head_bytes: 1024,
+        ..options()
+    });
+    let server = serve(site().route("/big", Route::HugeHeader(2000)));
+    let err = get(&small, &server.url("/big")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::HeaderTooLarge { limit: 1024 }),
+        "{err:?}"
+    );
+}
+
+// ---------------------------------------------------------------- redirects
+
+#[test]
+fn redirects_relative_and_absolute() {
+    let len = 5_000;
+    let server = serve(
+        site()
+            .route("/files/data.bin", Route::File { len })
+            .route(
+                "/old/start",
+                Route::Redirect {
+                    status: 301,
+                    location: "../files/go".into(),
+                },
+            )
+            .route(
+                "/files/go",
+                Route::Redirect {
+                    status: 307,
+                    location: "data.bin".into(),
+                },
+            ),
+    );
+    let absolute = serve(site().route(
+        "/elsewhere",
+        Route::Redirect {
+            status: 302,
+            location: server.url("/old/start"),
+        },
+    ));
+    let client = client(options());
+
+    let (body, fetched) = get(&client, &server.url("/old/start")).unwrap();
+    assert_eq!(body, content(len));
+    assert_eq!(fetched.redirects, 2);
+    assert_eq!(fetched.url.as_str(), server.url("/files/data.bin"));
+
+    let (body, fetched) = get(&client, &absolute.url("/elsewhere")).unwrap();
+    assert_eq!(body, content(len));
+    assert_eq!(fetched.redirects, 3);
+}
+
+#[test]
+fn redirect_loop_is_detected() {
+    let server = serve(
+        site()
+            .route(
+                "/a",
+                Route::Redirect {
+                    status: 302,
+                    location: "/b".into(),
+                },
+            )
+            .route(
+                "/b",
+                Route::Redirect {
+                    status: 302,
+                    location: "/a?#frag".into(),
+                },
+            )
+            .route(
+                "/self",
+                Route::Redirect {
+                    status: 308,
+                    location: "self".into(),
+                },
+            ),
+    );
+    let client = client(options());
+    let err = get(&client, &server.url("/a")).unwrap_err();
+    // `/a?` differs from `/a`: the loop closes one hop later, at `/b`.
+    assert!(
+        matches!(&err, DownloadError::RedirectLoop { url } if url.ends_with("/b")),
+        "{err:?}"
+    );
+    let err = get(&client, &server.url("/self")).unwrap_err();
+    assert!(matches!(err, DownloadError::RedirectLoop { .. }), "{err:?}");
+    assert!(server.site().requests() <= 6);
+}
+
+#[test]
+fn too_many_redirects() {
+    let mut chain = site().route("/r5", Route::File { len: 10 });
+    for i in 0..5 {
+        chain = chain.route(
+            format!("/r{i}"),
+            Route::Redirect {
+                status: 302,
+                location: format!("/r{}", i + 1),
+            },
+        );
+    }
+    let server = serve(chain);
+    let strict = client(Options {
+        max_redirects: 3,
+        ..options()
+    });
+    let err = get(&strict, &server.url("/r0")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::TooManyRedirects { limit: 3 }),
+        "{err:?}"
+    );
+    assert_eq!(server.site().requests(), 4);
+
+    let exact = client(Options {
+        max_redirects: 5,
+        ..options()
+    });
+    let (_, fetched) = get(&exact, &server.url("/r0")).unwrap();
+    assert_eq!(fetched.redirects, 5);
+}
+
+#[test]
+fn redirect_to_another_scheme_is_refused() {
+    let server = serve(site().route(
+        "/ftp",
+        Route::Redirect {
+            status: 302,
+            location: "ftp://127.0.0.1/file".into(),
+        },
+    ));
+    let err = get(&client(options()), &server.url("/ftp")).unwrap_err();
+    assert!(matches!(err, DownloadError::BadUrl { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------- timeouts and retries
+
+#[test]
+fn stalled_server_times_out() {
+    let server = serve(site().route(
+        "/stall",
+        Route::Stall {
+            len: 100_000,
+            sent: 1_000,
+            silence: Duration::from_secs(3),
+        },
+    ));
+    let client = client(Options {
+        read_timeout: Duration::from_millis(300),
+        ..options()
+    });
+    let start = Instant::now();
+    let err = get(&client, &server.url("/stall")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Timeout(TimeoutPhase::Read)),
+        "{err:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn reset_mid_body_is_retried() {
+    let len = 400_000;
+    let server = serve(site().route("/flaky", Route::ResetMidBody { len, times: 1 }));
+    let client = client(Options {
+        retries: 2,
+        ..options()
+    });
+    let mut starts = 0;
+    let mut body = Vec::new();
+    let fetched = client
+        .get(&url(&server.url("/flaky")), &mut body, &mut |p| {
+            starts += usize::from(p.received == 0)
+        })
+        .unwrap();
+    assert_eq!(body, content(len), "the retry restarted the sink");
+    assert_eq!((fetched.retries, starts), (1, 2));
+    assert_eq!(server.site().hits("/flaky"), 2);
+}
+
+#[test]
+fn connection_refused_is_a_connect_error() {
+    let addr = {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.local_addr().unwrap()
+    };
+    let client = client(Options {
+        retries: 1,
+        ..options()
+    });
+    let err = get(&client, &format!("http://{addr}/x")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Connect { port, .. } if port == addr.port()),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+}
+
+#[test]
+fn failed_download_never_leaves_a_file_under_its_final_name() {
+    let server = serve(
+        site()
+            .route(
+                "/flaky.bin",
+                Route::ResetMidBody {
+                    len: 200_000,
+                    times: 10,
+                },
+            )
+            .route("/ok.bin", Route::File { len: 1234 }),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    std::fs::write(dir.path().join("flaky.bin"), b"previous run").unwrap();
+    let client = client(Options {
+        retries: 1,
+        ..options()
+    });
+
+    let mut summary = Summary::default();
+    let result = download_to(&client, &dir, &url(&server.url("/flaky.bin")), &mut |_| {});
+    assert!(
+        result.as_ref().is_err_and(DownloadError::is_retryable),
+        "{result:?}"
+    );
+    summary.record(&result);
+    let result = download_to(
+        &client,
+        &dir,
+        &url(&server.url("/missing.bin")),
+        &mut |_| {},
+    );
+    assert!(matches!(
+        result,
+        Err(DownloadError::Status { code: 404, .. })
+    ));
+    summary.record(&result);
+    let result = download_to(&client, &dir, &url(&server.url("/ok.bin")), &mut |_| {});
+    let saved = result.as_ref().unwrap();
+    assert_eq!(saved.path, dir.path().join("ok.bin"));
+    assert_eq!(std::fs::read(&saved.path).unwrap(), content(1234));
+    summary.record(&result);
+
+    assert_eq!(dir_entries(dir.path()), ["flaky.bin", "ok.bin"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("flaky.bin")).unwrap(),
+        b"previous run"
+    );
+    assert_eq!(
+        (summary.files, summary.failures, summary.bytes),
+        (1, 2, 1234)
+    );
+}
+
+// ---------------------------------------------------------------- keep-alive
+
+#[test]
+fn keep_alive_reuses_one_connection_per_host() {
+    let server = serve(
+        site()
+            .route("/a", Route::File { len: 70_000 })
+            .route(
+                "/b",
+                Route::Chunked {
+                    len: 50_000,
+                    chunk: 4096,
+                },
+            )
+            .route(
+                "/r",
+                Route::Redirect {
+                    status: 302,
+                    location: "/a".into(),
+                },
+            ),
+    );
+    let client = client(options());
+    for path in ["/a", "/b", "/missing", "/r", "/a"] {
+        let _ = get(&client, &server.url(path));
+    }
+    assert_eq!(server.site().requests(), 6);
+    assert_eq!(server.site().connections(), 1);
+    assert_eq!(client.idle_connections(), 1);
+}
+
+#[test]
+fn a_connection_closed_while_idle_is_replaced_transparently() {
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
+    // Each connection answers one request and closes without saying so.
+    let addr = raw_server(vec![response.clone(), response]);
+    let client = client(options());
+    for _ in 0..2 {
+        let (body, fetched) = get(&client, &format!("http://{addr}/")).unwrap();
+        assert_eq!((body.as_slice(), fetched.retries), (&b"ok"[..], 0));
+    }
+}
+
+// ---------------------------------------------------------------- TLS
+
+struct TestPki {
+    ca_pem: String,
+    server: Arc<rustls::ServerConfig>,
+}
+
+fn test_pki() -> TestPki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "gevent-rs test CA");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca_cert, &ca_key)
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone()], key)
+    .unwrap();
+    TestPki {
+        ca_pem: ca_cert.pem(),
+        server: Arc::new(server),
+    }
+}
+
+#[test]
+fn tls_with_test_ca_refused_without_it_and_insecure_opt_in() {
+    let pki = test_pki();
+    let len = 150_000;
+    let server = StdServer::start_tls(
+        Arc::new(site().route("/secure.bin", Route::File { len }).route(
+            "/c",
+            Route::Chunked {
+                len: 999,
+                chunk: 100,
+            },
+        )),
+        pki.server.clone(),
+    )
+    .unwrap();
+    let target = server.url("/secure.bin");
+    assert!(target.starts_with("https://127.0.0.1:"));
+
+    // Default: webpki roots only, so the test CA is unknown.
+    let err = get(&client(options()), &target).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DownloadError::Tls(rustls::Error::InvalidCertificate(_))
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_file = tmp.path().join("ca.pem");
+    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let trusted = client(Options {
+        tls: tls_config(&[&ca_file], false).unwrap(),
+        ..options()
+    });
+    let (body, _) = get(&trusted, &target).unwrap();
+    assert_eq!(body, content(len));
+    let (body, _) = get(&trusted, &server.url("/c")).unwrap();
+    assert_eq!(body, content(999));
+    assert_eq!(
+        server.site().connections(),
+        2,
+        "one refused, then one kept alive"
+    );
+
+    let insecure = client(Options {
+        tls: tls_config(&[] as &[&Path], true).unwrap(),
+        ..options()
+    });
+    let (body, _) = get(&insecure, &target).unwrap();
+    assert_eq!(body, content(len));
+}
+
+#[test]
+fn bad_ca_files_are_typed_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let junk = tmp.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    for path in [junk, tmp.path().join("absent.pem")] {
+        let err = tls_config(&[&path], false).unwrap_err();
+        assert!(matches!(err, DownloadError::CaFile { .. }), "{err:?}");
+    }
+}
+
+// ---------------------------------------------------------------- small pieces
+
+#[test]
+fn command_line() {
+    let args = |s: &str| parse_args(s.split_whitespace().map(String::from));
+    let Ok(Command::Run(a)) = args(
+        "http://a/x -o out -c 3 --timeout=1.5 --retries 0 --ca a.pem --ca b.pem --insecure -i list.txt -- -weird",
+    ) else {
+        panic!("should parse");
+    };
+    assert_eq!(a.urls, ["http://a/x", "-weird"]);
+    assert_eq!(
+        (a.out_dir.to_str(), a.concurrency, a.retries),
+        (Some("out"), 3, 0)
+    );
+    assert_eq!(a.timeout, Duration::from_millis(1500));
+    assert_eq!(
+        (a.ca_files.len(), a.insecure, a.input.is_some()),
+        (2, true, true)
+    );
+    assert_eq!(args("--help"), Ok(Command::Help));
+    for bad in ["-c 0", "-c x", "--timeout -1", "--timeout", "--bogus", "-o"] {
+        assert!(args(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn user_urls_are_checked_and_lines_formatted() {
+    assert!(parse_url(" https://example.com/a ").is_ok());
+    for bad in [
+        "ftp://h/x",
+        "not a url",
+        "http://",
+        "file:///etc/passwd",
+        "mailto:a@b",
+    ] {
+        assert!(
+            matches!(parse_url(bad), Err(DownloadError::BadUrl { .. })),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        received_line(42, "http://h/x"),
+        "42 bytes received from http://h/x."
+    );
+    let summary = Summary {
+        files: 2,
+        failures: 1,
+        bytes: 3 << 20,
+        elapsed: Duration::from_secs(2),
+    };
+    assert_eq!(
+        summary.to_string(),
+        "2 files, 3.0 MiB in 2.00 s (1.5 MiB/s), 1 failed"
+    );
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// Serves one canned response per connection, in order, then stops; gives up after 5 s.
+fn raw_server(responses: Vec<Vec<u8>>) -> SocketAddr {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut responses = responses.into_iter();
+        let mut next = responses.next();
+        while let Some(response) = next.take() {
+            if Instant::now() > deadline {
+                return;
+            }
+            let Ok((mut stream, _)) = listener.accept() else {
+                thread::sleep(Duration::from_millis(2));
+                next = Some(response);
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0; 1];
+            while !request.ends_with(b"\r\n\r\n") && request.len() < 65536 {
+                match stream.read(&mut byte) {
+                    Ok(1) => request.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let _ = stream.write_all(&response);
+            next = responses.next();
+        }
+    });
+    addr
+}
+
+/// The client is generic over its connector: this one times out the first `fails` connects,
+/// as a distant unreachable host would, then connects for real.
+struct SlowToConnect {
+    fails: std::cell::Cell<u32>,
+}
+
+impl Connector for SlowToConnect {
+    type Stream = std::net::TcpStream;
+
+    fn connect(&self, host: &str, port: u16, timeout: Duration) -> std::io::Result<Self::Stream> {
+        if self.fails.get() > 0 {
+            self.fails.set(self.fails.get() - 1);
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        StdConnector.connect(host, port, timeout)
+    }
+
+    fn set_read_timeout(&self, s: &Self::Stream, t: Option<Duration>) -> std::io::Result<()> {
+        s.set_read_timeout(t)
+    }
+}
+
+#[test]
+fn connect_timeouts_are_retried_through_any_connector() {
+    let server = serve(site().route("/f", Route::File { len: 10 }));
+    let slow = |fails| SlowToConnect {
+        fails: std::cell::Cell::new(fails),
+    };
+
+    let patient = Client::new(
+        slow(2),
+        Options {
+            retries: 2,
+            ..options()
+        },
+    );
+    let mut body = Vec::new();
+    let fetched = patient
+        .get(&url(&server.url("/f")), &mut body, &mut |_| {})
+        .unwrap();
+    assert_eq!((body, fetched.retries), (content(10), 2));
+    assert_eq!(patient.connector().fails.get(), 0);
+
+    let impatient = Client::new(
+        slow(2),
+        Options {
+            retries: 1,
+            ..options()
+        },
+    );
+    let err = impatient
+        .get(&url(&server.url("/f")), &mut Vec::new(), &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Timeout(TimeoutPhase::Connect)),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "timed out connecting");
+}
