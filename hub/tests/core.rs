@@ -229,7 +229,7 @@ fn would_block_forever_instead_of_hanging() {
 
 #[test]
 fn joinall_with_count_and_timeout() {
-    let handles: Vec<_> = [1u32, 50, 100]
+    let handles: Vec<_> = [1u32, 2000, 4000]
         .into_iter()
         .map(|ms| spawn(move || sleep(ms * MS).is_ok().then_some(ms)))
         .collect();
