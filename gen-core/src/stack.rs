@@ -106,8 +106,17 @@ impl Stack {
     /// Maps a new stack with at least `size` usable bytes (rounded up to whole pages).
     pub fn new(size: usize) -> Result<Stack, StackError> {
         let page = page_size();
-        let usable = size.max(MIN_STACK_SIZE).next_multiple_of(page);
-        let len = usable + page;
+        let len = size
+            .max(MIN_STACK_SIZE)
+            .checked_next_multiple_of(page)
+            .and_then(|usable| usable.checked_add(page))
+            .filter(|&len| len <= isize::MAX as usize)
+            .ok_or_else(|| {
+                StackError::Map(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "stack size too large",
+                ))
+            })?;
 
         let limit = stack_budget();
         let live = LIVE_STACKS.fetch_add(1, Ordering::Relaxed);

@@ -57,6 +57,8 @@ thread_local! {
     static CURRENT: Cell<Option<Rc<Inner>>> = const { Cell::new(None) };
     /// The message of the switch under way, between the jump and its landing.
     static IN_FLIGHT: Cell<Option<InFlight>> = const { Cell::new(None) };
+    /// Greenlets to kill once the current unwind is over (see `Drop for Greenlet`).
+    static DEFERRED_KILLS: RefCell<Vec<Greenlet>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A symmetric coroutine with Python greenlet's semantics. Cloning a handle gives
@@ -360,6 +362,8 @@ fn run(t: Transfer) -> Context {
         let body = current().body.take().expect("a new greenlet has a body");
         body(value)
     }));
+    // The body's unwind (if any) is over: greenlets dropped during it can die now.
+    kill_deferred();
     let me = current();
     drop(me.body.take());
     let message = match outcome {
@@ -432,10 +436,35 @@ impl Drop for Greenlet {
         }) else {
             return; // thread teardown: Inner's drop leaks the stack
         };
-        if let Some(here) = here {
-            *self.0.parent.borrow_mut() = Some(Greenlet(here));
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| self.kill()));
+        let Some(here) = here else { return };
+        if std::thread::panicking() {
+            // We cannot switch mid-unwind: keep it alive and kill it at the next safe
+            // point (see `kill_deferred`).
+            let _ = DEFERRED_KILLS.try_with(|d| d.borrow_mut().push(self.clone()));
+            return;
         }
+        let parent = self.0.parent.replace(Some(Greenlet(here)));
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| self.kill()));
+        if !self.is_dead() {
+            // It survived (caught GreenletExit and switched away): as in Python, it
+            // keeps its own parent.
+            *self.0.parent.borrow_mut() = parent;
+        }
+        kill_deferred();
+    }
+}
+
+/// Kills the greenlets whose last handle was dropped during an unwind, now that
+/// switching is possible again. Their handles drop here, which kills them.
+fn kill_deferred() {
+    if std::thread::panicking() {
+        return;
+    }
+    loop {
+        let Ok(Some(victim)) = DEFERRED_KILLS.try_with(|d| d.borrow_mut().pop()) else {
+            return;
+        };
+        drop(victim);
     }
 }
 
