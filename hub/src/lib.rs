@@ -40,7 +40,23 @@
 //! | `LoopExit`                          | [`Error::WouldBlockForever`]                |
 //! | `GreenletExit`                      | [`greenlet::GreenletExit`]; `join` gives [`Error::Killed`] |
 //! | `get_hub().loop.async_`, threadsafe | [`Remote`]                                  |
+//! | `loop.run_callback_threadsafe(f)`, for another hub | [`HubHandle::call`], [`HubHandle::spawn`] |
+//! | (none: one hub per core)            | [`run_hubs`], [`run_hubs_with`], [`cores`]  |
+//! | cross-hub messages                  | [`channel`]: [`Sender`] (any thread), [`Receiver`] (parks the greenlet) |
 //! | `max_blocking_time` monitor         | [`Hub::set_max_blocking_time`]              |
+//! | `gevent.event.Event`                | [`Event`]                                   |
+//! | `gevent.event.AsyncResult`          | [`AsyncResult`]                             |
+//! | `gevent.queue.Queue`, `JoinableQueue` | [`Queue`] (`put`/`get`/`peek`, `*_nowait` → `try_*`, `task_done`/`join`, `close`) |
+//! | `gevent.queue.Empty`, `Full`        | [`QueueError::Empty`], [`QueueError::Full`] |
+//! | `gevent.queue.Channel`              | [`Channel`]                                 |
+//! | `gevent.lock.Semaphore`             | [`Semaphore`]                               |
+//! | `gevent.lock.BoundedSemaphore`      | [`BoundedSemaphore`]; `ValueError` → [`ReleaseError`] |
+//! | `gevent.lock.Lock`, `with lock:`    | [`Lock`], [`LockGuard`]                     |
+//! | `gevent.pool.Group`                 | [`Group`] (`spawn`, `add`, `join`, `kill`)   |
+//! | `gevent.pool.Pool`                  | [`Pool`] (`spawn` waits for a free slot)    |
+//! | `map`, `imap`, `imap_unordered`     | [`Pool::map`], [`Pool::imap`] ([`Imap`]), [`Pool::imap_unordered`] ([`ImapUnordered`]); same on [`Group`] |
+//! | `gevent.threadpool.ThreadPool`      | [`ThreadPool`]                              |
+//! | `get_hub().threadpool.apply(f)`     | [`spawn_blocking`], [`Hub::threadpool`]     |
 //!
 //! # Rules
 //! - Spawned greenlets start at the hub's next turn, in spawn order. A panic inside one
@@ -55,16 +71,27 @@
 
 mod hub;
 mod io;
+mod multicore;
+mod pool;
 mod remote;
+mod sync;
 mod task;
+mod threadpool;
 mod timeout;
 mod timer;
 mod wait;
 
 pub use hub::Hub;
 pub use io::{Direction, Registration};
+pub use multicore::{HubHandle, Receiver, Sender, channel, cores, run_hubs, run_hubs_with};
+pub use pool::{Group, Imap, ImapUnordered, Pool};
 pub use remote::Remote;
+pub use sync::{
+    AsyncResult, BoundedSemaphore, Channel, Event, Lock, LockGuard, PutError, Queue, QueueError,
+    ReleaseError, Semaphore, SemaphoreGuard,
+};
 pub use task::{Builder, JoinHandle, joinall, killall, spawn, spawn_later};
+pub use threadpool::{ThreadPool, spawn_blocking};
 pub use timeout::{Timeout, sleep, with_timeout, yield_now};
 pub use wait::Waiter;
 

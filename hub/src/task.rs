@@ -110,6 +110,24 @@ impl Task {
         }
     }
 
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.get()
+    }
+
+    /// See [`JoinHandle::kill_nowait`].
+    pub(crate) fn kill_nowait(self: &Rc<Self>) {
+        if self.done.get() {
+            return;
+        }
+        if self.greenlet.is_current() {
+            panic::resume_unwind(Box::new(GreenletExit));
+        }
+        if !self.greenlet.is_started() {
+            self.kill_requested.set(true);
+        }
+        Hub::current().schedule(Ready::Throw(self.clone(), Box::new(GreenletExit)));
+    }
+
     /// Blocks the current task until this one has finished.
     fn wait_done(&self, timeout: Option<Duration>) -> Result<(), Error> {
         while !self.done.get() {
@@ -333,16 +351,7 @@ impl<T> JoinHandle<T> {
 
     /// Asks the hub to kill it and returns at once (gevent's `kill(block=False)`).
     pub fn kill_nowait(&self) {
-        if self.task.done.get() {
-            return;
-        }
-        if self.task.greenlet.is_current() {
-            panic::resume_unwind(Box::new(GreenletExit));
-        }
-        if !self.task.greenlet.is_started() {
-            self.task.kill_requested.set(true);
-        }
-        Hub::current().schedule(Ready::Throw(self.task.clone(), Box::new(GreenletExit)));
+        self.task.kill_nowait();
     }
 
     /// Runs `f` on the hub once the greenlet has finished (gevent's `link`). It must not

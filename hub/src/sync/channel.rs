@@ -1,0 +1,213 @@
+//! `Channel`: a rendezvous between greenlets (gevent's `gevent.queue.Channel`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::{PutError, QueueError, WaitList, deadline};
+
+/// A queue without room (gevent's `gevent.queue.Channel`): [`put`](Self::put) parks
+/// until a getter takes the item, [`get`](Self::get) until a putter brings one. Both
+/// sides are served in FIFO order. Clones share the channel.
+///
+/// A getter killed after an item was handed to it (its putter has already returned)
+/// gives the item to the next getter, or keeps it for the next `get`: nothing is lost.
+///
+/// ```
+/// use std::rc::Rc;
+/// use std::cell::Cell;
+///
+/// let ch = hub::Channel::new();
+/// let delivered = Rc::new(Cell::new(false));
+/// let producer = {
+///     let (ch, delivered) = (ch.clone(), delivered.clone());
+///     hub::spawn(move || {
+///         ch.put("hello", None).unwrap(); // waits for the getter
+///         delivered.set(true);
+///     })
+/// };
+/// hub::sleep(std::time::Duration::from_millis(1)).unwrap();
+/// assert!(!delivered.get(), "no getter yet");
+/// assert_eq!(ch.get(None).unwrap(), "hello");
+/// producer.join().unwrap();
+/// assert!(delivered.get());
+/// ```
+pub struct Channel<T> {
+    inner: Rc<Inner<T>>,
+}
+
+struct Inner<T> {
+    getters: WaitList<T>,
+    /// Putters waiting for a getter, each offering its item.
+    putters: WaitList<T>,
+    /// Items handed to getters that were killed before taking them.
+    returned: RefCell<VecDeque<T>>,
+    closed: Cell<bool>,
+}
+
+impl<T> Clone for Channel<T> {
+    fn clone(&self) -> Self {
+        Channel {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> Default for Channel<T> {
+    fn default() -> Self {
+        Channel {
+            inner: Rc::new(Inner {
+                getters: WaitList::default(),
+                putters: WaitList::default(),
+                returned: RefCell::new(VecDeque::new()),
+                closed: Cell::new(false),
+            }),
+        }
+    }
+}
+
+impl<T> Channel<T> {
+    /// A new channel.
+    pub fn new() -> Channel<T> {
+        Channel::default()
+    }
+
+    /// Hands `item` to a getter, parking until one comes or `timeout` passes. On
+    /// failure the item comes back in the [`PutError`].
+    pub fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
+        let mut item = match self.try_put(item) {
+            Err(PutError {
+                item,
+                error: QueueError::Full,
+            }) => item,
+            other => return other,
+        };
+        let deadline = deadline(timeout);
+        loop {
+            let (parked, slot) = self.inner.putters.wait(Some(item), deadline, drop);
+            let Some(back) = slot else {
+                return Ok(()); // a getter took it
+            };
+            if self.inner.closed.get() {
+                return Err(PutError {
+                    item: back,
+                    error: QueueError::Closed,
+                });
+            }
+            if let Err(e) = parked {
+                return Err(PutError {
+                    item: back,
+                    error: e.into(),
+                });
+            }
+            item = match self.try_put(back) {
+                Err(PutError {
+                    item,
+                    error: QueueError::Full,
+                }) => item,
+                other => return other,
+            };
+        }
+    }
+
+    /// Hands `item` to a getter that is waiting now; else [`QueueError::Full`] (or
+    /// [`QueueError::Closed`]) with the item.
+    pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
+        if self.inner.closed.get() {
+            return Err(PutError {
+                item,
+                error: QueueError::Closed,
+            });
+        }
+        self.inner.getters.give(item).map_err(|item| PutError {
+            item,
+            error: QueueError::Full,
+        })
+    }
+
+    /// Takes an item from a putter, parking until one comes or `timeout` passes;
+    /// [`QueueError::Closed`] once the channel is closed.
+    pub fn get(&self, timeout: Option<Duration>) -> Result<T, QueueError> {
+        let deadline = deadline(timeout);
+        loop {
+            match self.try_get() {
+                Err(QueueError::Empty) => {}
+                other => return other,
+            }
+            let (parked, slot) = self.inner.getters.wait(None, deadline, |item| {
+                if let Some(item) = item {
+                    self.restore(item);
+                }
+            });
+            if let Some(item) = slot {
+                return Ok(item);
+            }
+            parked?;
+        }
+    }
+
+    /// Takes an item from a putter waiting now; else [`QueueError::Empty`] (or
+    /// [`QueueError::Closed`]).
+    pub fn try_get(&self) -> Result<T, QueueError> {
+        let returned = self.inner.returned.borrow_mut().pop_front();
+        if let Some(item) = returned.or_else(|| self.inner.putters.take()) {
+            return Ok(item);
+        }
+        if self.inner.closed.get() {
+            Err(QueueError::Closed)
+        } else {
+            Err(QueueError::Empty)
+        }
+    }
+
+    /// Putters waiting minus getters waiting (gevent's `balance`).
+    pub fn balance(&self) -> isize {
+        self.putters() as isize - self.getters() as isize
+    }
+
+    /// Greenlets parked in `get` now.
+    pub fn getters(&self) -> usize {
+        self.inner.getters.len()
+    }
+
+    /// Greenlets parked in `put` now.
+    pub fn putters(&self) -> usize {
+        self.inner.putters.len()
+    }
+
+    /// Closes the channel: puts fail with [`QueueError::Closed`] (parked putters get
+    /// their items back), and so do gets.
+    pub fn close(&self) {
+        self.inner.closed.set(true);
+        self.inner.getters.wake_all();
+        self.inner.putters.wake_all();
+    }
+
+    /// True once [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Iterates by [`get`](Self::get) until the channel is closed (or a wait fails).
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        std::iter::from_fn(|| self.get(None).ok())
+    }
+
+    fn restore(&self, item: T) {
+        if let Err(item) = self.inner.getters.give(item) {
+            self.inner.returned.borrow_mut().push_front(item);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Channel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("getters", &self.getters())
+            .field("putters", &self.putters())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
