@@ -184,7 +184,7 @@ impl Builder {
         let task = handle.task.clone();
         let hub = Hub::current();
         hub.timers.borrow_mut().insert_call(
-            std::time::Instant::now() + delay,
+            crate::timer::deadline_after(delay),
             Box::new(move || {
                 if let Some(hub) = Hub::try_current() {
                     hub.schedule(Ready::Start(task));
@@ -394,7 +394,7 @@ pub fn joinall<'a, T: 'a>(
 ) -> Result<Vec<usize>, Error> {
     let tasks: Vec<&Rc<Task>> = handles.into_iter().map(|h| h.task()).collect();
     let wanted = count.unwrap_or(tasks.len()).min(tasks.len());
-    let deadline = timeout.map(|d| std::time::Instant::now() + d);
+    let deadline = timeout.map(crate::timer::deadline_after);
     loop {
         let finished: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].done.get()).collect();
         if finished.len() >= wanted {

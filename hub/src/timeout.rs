@@ -2,12 +2,12 @@
 
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::Error;
 use crate::hub::Hub;
 use crate::task::Task;
-use crate::timer::{TimerAction, TimerGuard, TimerKey};
+use crate::timer::{TimerAction, TimerGuard, TimerKey, deadline_after};
 use crate::wait::{Waiter, Wake};
 
 /// Suspends the current greenlet for `duration`, letting the others run (gevent's
@@ -21,7 +21,7 @@ pub fn sleep(duration: Duration) -> Result<(), Error> {
         return waiter.yield_now();
     }
     let _timer = TimerGuard::arm(
-        Instant::now() + duration,
+        deadline_after(duration),
         TimerAction::Wake(waiter.clone(), Wake::Notified),
     );
     waiter.park()
@@ -91,7 +91,7 @@ impl Timeout {
             interrupted: Cell::new(false),
         });
         let key = hub.timers.borrow_mut().insert(
-            Instant::now() + duration,
+            deadline_after(duration),
             TimerAction::Timeout(inner.clone()),
         );
         inner.key.set(Some(key));

@@ -8,6 +8,14 @@ use crate::hub::Hub;
 use crate::timeout::TimeoutInner;
 use crate::wait::{Waiter, Wake};
 
+/// `now + delay`, saturating 30 years out instead of overflowing `Instant` (a
+/// `Duration::MAX` sleep or timeout means "never", not a panic).
+pub(crate) fn deadline_after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
 /// What a timer does when it fires.
 pub(crate) enum TimerAction {
     Wake(Waiter, Wake),
@@ -69,7 +77,7 @@ pub(crate) struct TimerGuard {
 
 impl TimerGuard {
     pub(crate) fn wake_after(delay: Duration, waiter: &Waiter) -> TimerGuard {
-        TimerGuard::wake_at(Instant::now() + delay, waiter)
+        TimerGuard::wake_at(deadline_after(delay), waiter)
     }
 
     pub(crate) fn wake_at(at: Instant, waiter: &Waiter) -> TimerGuard {

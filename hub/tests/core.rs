@@ -364,3 +364,18 @@ fn thousands_of_greenlets() {
     assert_eq!(Hub::current().live_tasks(), 0);
     assert_clean();
 }
+
+#[test]
+fn huge_durations_mean_never_not_overflow() {
+    let h = spawn(|| sleep(Duration::MAX));
+    sleep(MS).unwrap();
+    h.kill().unwrap();
+    assert_eq!(h.join(), Err(Error::Killed));
+    let t = Timeout::start(Duration::MAX);
+    sleep(MS).unwrap();
+    assert!(!t.fired());
+    drop(t);
+    let late = spawn(|| sleep(MS));
+    assert_eq!(late.join_timeout(Duration::MAX), Ok(Ok(())));
+    assert_clean();
+}

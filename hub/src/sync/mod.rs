@@ -40,11 +40,7 @@ use crate::wait::Waiter;
 
 /// The deadline for a wait that may take at most `timeout`.
 pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|d| Instant::now().checked_add(d).unwrap_or_else(far_future))
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+    timeout.map(crate::timer::deadline_after)
 }
 
 /// A FIFO list of parked greenlets, each with a slot through which a value is handed
