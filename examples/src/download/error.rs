@@ -55,6 +55,9 @@ pub enum DownloadError {
     Network(io::Error),
     /// Creating, writing or renaming the local file failed.
     File(io::Error),
+    /// The download's greenlet ended without a result (it panicked or was killed): a bug
+    /// or a shutdown, reported for that URL instead of taking the others down.
+    Aborted(String),
 }
 
 impl DownloadError {
@@ -135,6 +138,7 @@ impl fmt::Display for DownloadError {
             ),
             Self::Network(e) => write!(f, "connection error: {e}"),
             Self::File(e) => write!(f, "file error: {e}"),
+            Self::Aborted(why) => write!(f, "download aborted: {why}"),
         }
     }
 }

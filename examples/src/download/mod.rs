@@ -14,6 +14,8 @@
 //! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
 //! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
 //! | [`args`] | the command line |
+//! | [`greenlet`] | the core on one hub: monkey's sockets, a greenlet pool, the embedded server |
+//! | [`report`] | per-file progress bars on a terminal, the tutorials' plain lines otherwise |
 //!
 //! ```no_run
 //! use examples::download::{download_to, Client, Options, OutputDir, StdConnector};
@@ -32,8 +34,10 @@
 pub mod args;
 pub mod client;
 pub mod error;
+pub mod greenlet;
 pub mod http;
 pub mod naming;
+pub mod report;
 pub mod server;
 
 use std::fmt;
@@ -78,7 +82,19 @@ pub fn download_to<C: Connector>(
     url: &Url,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Saved, DownloadError> {
-    let mut part = dir.create(url).map_err(DownloadError::File)?;
+    download_named(client, dir, url, &file_name_for(url), progress)
+}
+
+/// Like [`download_to`], with the file named after `name` (sanitized, made unique) instead
+/// of the URL: the tutorials' downloaders choose their own names.
+pub fn download_named<C: Connector>(
+    client: &Client<C>,
+    dir: &OutputDir,
+    url: &Url,
+    name: &str,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Saved, DownloadError> {
+    let mut part = dir.create_named(name).map_err(DownloadError::File)?;
     let fetched = client.get(url, &mut part, progress)?;
     let path = part.commit().map_err(DownloadError::File)?;
     Ok(Saved { path, fetched })

@@ -124,17 +124,25 @@ impl Site {
 
     /// The embedded default: [`DEMO_FILES`], each response delayed by [`DEMO_DELAY`].
     pub fn demo(sleep: fn(Duration)) -> Self {
-        DEMO_FILES
-            .iter()
-            .fold(Self::new(sleep).delay(DEMO_DELAY), |site, &(path, len)| {
-                site.route(path, Route::File { len })
-            })
+        Self::files(sleep, DEMO_FILES).delay(DEMO_DELAY)
+    }
+
+    /// A site serving generated [`Route::File`]s: `(path, bytes)` pairs.
+    pub fn files(sleep: fn(Duration), files: &[(&str, u64)]) -> Self {
+        files.iter().fold(Self::new(sleep), |site, &(path, len)| {
+            site.route(path, Route::File { len })
+        })
     }
 
     /// Waits `delay` before every response, like a server far away.
     pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
+    }
+
+    /// The wait before every response.
+    pub fn response_delay(&self) -> Duration {
+        self.delay
     }
 
     /// Serves `route` at `path` (compared without the query).

@@ -1,0 +1,89 @@
+//! std's blocking API — sockets, sleeps, `select` — routed through the hub: gevent's
+//! monkey-patched modules, made explicit.
+//!
+//! Python's `monkey.patch_all()` swaps the standard library's blocking functions for
+//! ones that switch to gevent's hub. Rust cannot patch std, so this crate offers the
+//! same types and functions at the same paths: porting is changing
+//! `use std::net::…` to `use monkey::net::…`. Code keeps its blocking style
+//! (`read`, `accept`, `sleep`); each call that would block parks the current
+//! greenlet and lets the [`hub`] run the others, so a thread serves thousands of
+//! connections with one greenlet each.
+//!
+//! # The model
+//! - Every socket is a std socket kept in non-blocking mode. A call tries the
+//!   syscall; if it would block, the greenlet waits for the fd's readiness (epoll,
+//!   through the hub) and the call is retried. Timeouts set with
+//!   `set_read_timeout`/`set_write_timeout` run on the hub's timers and fail with the
+//!   error kind std uses (`WouldBlock`); `set_nonblocking(true)` makes calls fail
+//!   with `WouldBlock` instead of waiting, as in std.
+//! - It works in any greenlet and in a thread's own code: there a blocking call runs
+//!   the thread's hub (made on first use) until the call can return.
+//! - Host names are resolved by `getaddrinfo` on the hub's thread pool
+//!   ([`net::ToSocketAddrs`]): DNS never stalls the loop.
+//! - Sockets are `!Send`: each belongs to the hub of the thread that made it (convert
+//!   to the std type to hand one to another thread). For many cores, run one hub per
+//!   thread and accept on [`net::TcpListener::bind_reuseport`] listeners.
+//! - `hub`'s tools apply: [`hub::Timeout`] interrupts any call here with `TimedOut`;
+//!   killing a greenlet unwinds it out of the call, closing what it owned.
+//! - Because the types implement `Read` and `Write` (for `&T` too, so one greenlet
+//!   reads while another writes), blocking-style crates run cooperatively on them
+//!   unchanged: rustls' `StreamOwned`, tungstenite, httparse-based servers.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use monkey::net::{TcpListener, TcpStream};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! // The server: one greenlet per connection, like gevent's StreamServer.
+//! let server = hub::spawn(move || -> std::io::Result<()> {
+//!     for _ in 0..2 {
+//!         let (mut conn, _) = listener.accept()?;
+//!         hub::spawn(move || {
+//!             let mut buf = [0; 5];
+//!             conn.read_exact(&mut buf)?;
+//!             conn.write_all(&buf.to_ascii_uppercase())
+//!         });
+//!     }
+//!     Ok(())
+//! });
+//! // Two clients, from the thread's own code and from a greenlet, served at once.
+//! let other = hub::spawn(move || -> std::io::Result<String> {
+//!     let mut c = TcpStream::connect(addr)?;
+//!     c.write_all(b"world")?;
+//!     let mut reply = String::new();
+//!     c.read_to_string(&mut reply)?;
+//!     Ok(reply)
+//! });
+//! let mut client = TcpStream::connect(addr)?;
+//! client.write_all(b"hello")?;
+//! let mut reply = String::new();
+//! client.read_to_string(&mut reply)?;
+//! assert_eq!(reply, "HELLO");
+//! assert_eq!(other.join().unwrap()?, "WORLD");
+//! server.join().unwrap()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # From std, from gevent
+//!
+//! | std                          | monkey                           | gevent                                       |
+//! |------------------------------|----------------------------------|----------------------------------------------|
+//! | `std::net::TcpStream`        | [`net::TcpStream`]               | `gevent.socket.socket()`, `create_connection` |
+//! | `std::net::TcpListener`      | [`net::TcpListener`]             | `socket.bind`/`listen`/`accept`, `gevent.server.StreamServer` |
+//! | —                            | [`net::TcpListener::bind_reuseport`] | `StreamServer(reuse_port=…)` / `SO_REUSEPORT` |
+//! | `std::net::UdpSocket`        | [`net::UdpSocket`]               | `gevent.socket.socket(AF_INET, SOCK_DGRAM)`  |
+//! | `std::net::ToSocketAddrs`    | [`net::ToSocketAddrs`]           | `gevent.socket.getaddrinfo` (threadpool resolver) |
+//! | `std::thread::sleep`         | [`thread::sleep`]                | `gevent.sleep`, patched `time.sleep`         |
+//! | —                            | [`time::sleep`]                  | patched `time.sleep`                         |
+//! | `std::thread::yield_now`     | [`thread::yield_now`]            | `gevent.sleep(0)`                            |
+//! | `libc::select`               | [`select::select`]               | `gevent.select.select`                       |
+//! | a socket timeout             | `set_read_timeout` → `WouldBlock`| `socket.settimeout` → `socket.timeout`       |
+//! | —                            | [`hub::Timeout`] → `TimedOut`    | `gevent.Timeout`                             |
+
+pub mod net;
+pub mod select;
+pub mod thread;
+pub mod time;
