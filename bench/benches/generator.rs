@@ -1,0 +1,120 @@
+//! Generator benchmarks, each group timing gevent-rs and its peers in the same run.
+//!
+//! `cargo bench -p bench --bench generator`; after criterion's report, the ratios
+//! table (ours / peer, with targets) is printed, as `cargo run --release -p bench
+//! --bin ratios` prints it.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bench::{iterate, lifecycle, resume};
+use criterion::{Criterion, Throughput};
+
+/// Group 1: one yield + resume round trip of a suspended coroutine.
+fn resume_round_trip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resume_round_trip");
+    group.throughput(Throughput::Elements(1));
+
+    let mut g = resume::gen_core_counter();
+    group.bench_function("gen-core Generator::next", |b| {
+        b.iter(|| resume::gen_core_step(&mut g))
+    });
+    drop(g);
+
+    let mut raw = resume::RawContext::new();
+    group.bench_function("context resume (floor)", |b| b.iter(|| raw.step()));
+    drop(raw);
+
+    let mut sw = resume::GenCoreSwitch::new();
+    group.bench_function("gen_core::switch resume", |b| b.iter(|| sw.step()));
+    drop(sw);
+
+    let mut co = resume::corosensei_counter();
+    group.bench_function("corosensei resume", |b| {
+        b.iter(|| resume::corosensei_step(&mut co))
+    });
+    drop(co);
+
+    let mut threads = resume::ThreadPingPong::new();
+    let mut i = 0u64;
+    group.bench_function("OS threads + crossbeam-channel", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            threads.step(black_box(i))
+        })
+    });
+    drop(threads);
+
+    group.finish();
+}
+
+/// Group 2: iterating 10M items.
+fn iterate_10m(c: &mut Criterion) {
+    let mut group = c.benchmark_group("iterate_10M");
+    group.throughput(Throughput::Elements(iterate::ITEMS));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+
+    group.bench_function("gen-core Generator", |b| {
+        b.iter(|| iterate::gen_core(black_box(iterate::ITEMS)))
+    });
+    group.bench_function("native Iterator (floor)", |b| {
+        b.iter(|| iterate::native(black_box(iterate::ITEMS)))
+    });
+    group.bench_function("corosensei", |b| {
+        b.iter(|| iterate::corosensei(black_box(iterate::ITEMS)))
+    });
+
+    group.finish();
+}
+
+/// Group 3: create + run (one yield) + finish, stacks reused.
+fn create_run_finish(c: &mut Criterion) {
+    let mut group = c.benchmark_group("create_run_finish");
+    group.throughput(Throughput::Elements(1));
+
+    let mut seed = 0u64;
+    group.bench_function("gen-core (pooled stack)", |b| {
+        b.iter(|| {
+            seed = seed.wrapping_add(1);
+            lifecycle::gen_core(black_box(seed))
+        })
+    });
+
+    let mut coro = lifecycle::Corosensei::new();
+    group.bench_function("corosensei (reused stack)", |b| {
+        b.iter(|| {
+            seed = seed.wrapping_add(1);
+            coro.run(black_box(seed))
+        })
+    });
+
+    group.bench_function("corosensei (fresh stack each time)", |b| {
+        b.iter(|| {
+            seed = seed.wrapping_add(1);
+            lifecycle::corosensei_fresh_stack(black_box(seed))
+        })
+    });
+
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    resume_round_trip(&mut c);
+    iterate_10m(&mut c);
+    create_run_finish(&mut c);
+    c.final_summary();
+
+    // Not when cargo only checks that the bench runs, or lists it.
+    let args: Vec<String> = std::env::args().collect();
+    if args
+        .iter()
+        .any(|a| a == "--test" || a == "--list" || a.starts_with("--profile-time"))
+    {
+        return;
+    }
+    println!();
+    println!("Ratios (ours / peer; median of interleaved Instant-timed runs):");
+    bench::ratios::run(bench::ratios::Plan::default());
+}
