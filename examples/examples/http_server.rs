@@ -13,18 +13,13 @@
 //! or 32 headers gets `431`, a malformed one `400`; both close the connection.
 
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
-use std::time::Duration;
 
-use monkey::net::{TcpListener, TcpStream};
+use monkey::net::TcpStream;
 
 const BODY: &[u8] = b"Hello, world!";
 /// The largest request head accepted.
 const MAX_HEAD: usize = 8 * 1024;
 const MAX_HEADERS: usize = 32;
-/// How long the accept loop pauses after an accept error (out of fds…), so that a
-/// persistent error does not spin.
-const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(10);
 
 /// What one parsed request asks of the connection.
 struct Request {
@@ -140,82 +135,6 @@ fn handle(mut stream: TcpStream) -> io::Result<()> {
     }
 }
 
-/// The accept loop of one hub: a greenlet per connection.
-fn serve(listener: TcpListener) {
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                hub::spawn(move || handle(stream));
-            }
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                monkey::thread::sleep(ACCEPT_ERROR_PAUSE);
-            }
-        }
-    }
-}
-
-struct Args {
-    addr: String,
-    threads: usize,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        addr: "127.0.0.1:8080".into(),
-        threads: 1,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) => (f.to_string(), Some(v.to_string())),
-            None => (arg, None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or(format!("{name} needs a value"))
-        };
-        match flag.as_str() {
-            "--addr" => args.addr = value("--addr")?,
-            "--threads" => {
-                args.threads = value("--threads")?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or("--threads takes a positive number")?
-            }
-            "-h" | "--help" => {
-                println!("usage: http_server [--addr HOST:PORT] [--threads N]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() {
-    let args = parse_args().unwrap_or_else(|e| {
-        eprintln!("http_server: {e}\nusage: http_server [--addr HOST:PORT] [--threads N]");
-        std::process::exit(2);
-    });
-    let bind = |addr: &str| {
-        TcpListener::bind_reuseport(addr).unwrap_or_else(|e| {
-            eprintln!("http_server: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        })
-    };
-    let first = bind(&args.addr);
-    let addr: SocketAddr = first.local_addr().expect("a bound listener has an address");
-    let others: Vec<_> = (1..args.threads)
-        .map(|_| std::thread::spawn(move || serve(bind(&addr.to_string()))))
-        .collect();
-    println!("listening on {addr}");
-    let _ = io::stdout().flush();
-    serve(first);
-    for t in others {
-        let _ = t.join();
-    }
+    examples::stream_server::run("http_server", "127.0.0.1:8080", handle);
 }
