@@ -405,3 +405,50 @@ pub mod lifecycle {
         }
     }
 }
+
+/// Group: greenlet switch round trip A -> B -> A (two symmetric switches), against the
+/// same peers as the generator round trip in [`resume`].
+pub mod switch {
+    use std::hint::black_box;
+
+    use greenlet::{Greenlet, getcurrent};
+
+    /// A greenlet that switches straight back to the root each time it is switched to.
+    pub struct PingPong {
+        partner: Greenlet,
+    }
+
+    impl PingPong {
+        /// Makes the partner on the current (root) greenlet and starts it once.
+        pub fn new() -> PingPong {
+            let root = getcurrent();
+            let partner = Greenlet::new(move |_| {
+                loop {
+                    black_box(root.switch(()).expect("the root greenlet never dies"));
+                }
+            });
+            let pp = PingPong { partner };
+            pp.step();
+            pp
+        }
+
+        /// One round trip: root -> partner -> root.
+        #[inline]
+        pub fn step(&self) {
+            black_box(self.partner.switch(()).expect("the partner never finishes"));
+        }
+    }
+
+    impl Default for PingPong {
+        fn default() -> PingPong {
+            PingPong::new()
+        }
+    }
+
+    /// `n` round trips.
+    pub fn greenlet_loop(p: &PingPong, n: u64) {
+        for _ in 0..n {
+            p.step();
+        }
+    }
+}

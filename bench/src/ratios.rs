@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use crate::{iterate, lifecycle, resume};
+use crate::{iterate, lifecycle, resume, switch};
 
 /// What a row is held to.
 #[derive(Debug, Clone, Copy)]
@@ -194,6 +194,46 @@ pub fn measure(plan: Plan) -> Vec<Row> {
         ),
     );
     drop((g, raw, co, sw));
+
+    // Group 4 (printed here, next to its peers): greenlet switch round trip.
+    let pp = switch::PingPong::new();
+    let mut raw = resume::RawContext::new();
+    row(
+        "greenlet switch round trip A->B->A (ns/op)",
+        "context (floor)",
+        Target::RatioAtMost(1.3),
+        compare(
+            runs,
+            plan.resume_ops,
+            |n| switch::greenlet_loop(&pp, n),
+            |n| resume::raw_context_loop(&mut raw, n),
+        ),
+    );
+    let mut co = resume::corosensei_counter();
+    row(
+        "greenlet switch round trip A->B->A (ns/op)",
+        "corosensei",
+        Target::Reference,
+        compare(
+            runs,
+            plan.resume_ops,
+            |n| switch::greenlet_loop(&pp, n),
+            |n| resume::corosensei_loop(&mut co, n),
+        ),
+    );
+    let mut threads = resume::ThreadPingPong::new();
+    row(
+        "greenlet switch round trip A->B->A (ns/op)",
+        "OS threads + crossbeam-channel",
+        Target::Reference,
+        compare(
+            runs.min(5),
+            plan.thread_ops,
+            |n| switch::greenlet_loop(&pp, n),
+            |n| resume::thread_loop(&mut threads, n),
+        ),
+    );
+    drop((pp, raw, co, threads));
 
     // Group 2: iterating 10M items (per item).
     let items = plan.items;

@@ -120,6 +120,7 @@ pub fn getcurrent() -> Greenlet {
     Greenlet(current())
 }
 
+#[inline(always)]
 fn current() -> Rc<Inner> {
     CURRENT.with(|c| {
         let cur = c.take().unwrap_or_else(root);
@@ -158,6 +159,7 @@ impl Greenlet {
     ///
     /// Switching to the running greenlet returns `value` at once. Switching to a dead
     /// greenlet is [`SwitchError::Dead`] (Python would silently go to its parent).
+    #[inline]
     pub fn switch(&self, value: impl Any) -> Result<Value, SwitchError> {
         deliver(&self.0, Message::Value(Value::new(value)))
     }
@@ -240,6 +242,7 @@ impl Greenlet {
 }
 
 /// Sends `message` to `target`, or to the nearest ancestor able to take it.
+#[inline(always)]
 fn deliver(target: &Rc<Inner>, message: Message) -> Result<Value, SwitchError> {
     // The thread's panic state cannot follow a half-finished unwind to another stack.
     if std::thread::panicking() {
@@ -270,6 +273,7 @@ fn deliver(target: &Rc<Inner>, message: Message) -> Result<Value, SwitchError> {
 /// Walks from `target` up to the greenlet that will really receive `message`: dead
 /// greenlets are skipped, and a greenlet that has not started dies without running
 /// when a panic is sent to it, passing the panic on to its own parent.
+#[inline(always)]
 fn route(mut target: Rc<Inner>, mut message: Message) -> (Rc<Inner>, Message) {
     loop {
         match (target.status.get(), &message) {
@@ -295,6 +299,7 @@ fn exit_to_value(message: Message) -> Message {
 }
 
 /// Takes a message delivered to the running greenlet itself.
+#[inline(always)]
 fn settle(message: Message) -> Value {
     match message {
         Message::Value(v) => v,
@@ -315,6 +320,7 @@ fn start(target: &Inner) -> Result<Context, SwitchError> {
 }
 
 /// Makes `target` current and jumps to it; returns when something switches back.
+#[inline(always)]
 fn jump(target: Rc<Inner>, context: Context, message: Message) -> Value {
     let from = CURRENT
         .with(|c| c.replace(Some(target)))
@@ -328,6 +334,7 @@ fn jump(target: Rc<Inner>, context: Context, message: Message) -> Value {
 
 /// Lands a switch: files the context we jumped from under the greenlet that made the
 /// jump (or frees its stack if it just died) and takes the message it sent.
+#[inline(always)]
 fn receive(t: Transfer) -> Message {
     let InFlight { from, message } = IN_FLIGHT.take().expect("a switch is in flight");
     if from.status.get() == Status::Dead {
