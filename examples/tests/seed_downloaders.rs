@@ -7,62 +7,17 @@
 //! came back" shows in the order of the lines: that is how these tests see concurrency,
 //! without timing anything.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
 
 use examples::download::server::content;
 
 /// Runs example `name` with `args`; returns its stdout lines after checking it succeeded.
 /// Kills it and fails if it runs longer than 30 s.
 fn run(name: &str, args: &[&str]) -> Vec<String> {
-    let exe = std::env::current_exe().unwrap();
-    let path: PathBuf = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in <target>/<profile>/deps")
-        .join("examples")
-        .join(name);
-    let mut child = Command::new(&path)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} ({e}); `cargo test -p examples` builds the examples",
-                path.display()
-            )
-        });
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = thread::spawn(move || {
-        let mut out = String::new();
-        let _ = stdout.read_to_string(&mut out);
-        out
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name} ran longer than 30 s");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-    let stdout = reader.join().unwrap();
-    assert!(
-        status.success(),
-        "{name} failed ({status}): {stderr}\n{stdout}"
-    );
-    stdout.lines().map(str::to_owned).collect()
+    common::run_example(name, args, &[], Duration::from_secs(30)).lines
 }
 
 fn entries(dir: &Path) -> Vec<String> {

@@ -4,39 +4,13 @@
 //! `cargo test` builds a package's examples along with its integration tests, into
 //! `<target>/<profile>/examples/`, next to the `deps/` directory holding this binary.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod common;
+
+use std::time::Duration;
 
 /// Runs example `name` with its sleeps skipped and returns its stdout lines.
 fn run(name: &str) -> Vec<String> {
-    let exe = std::env::current_exe().unwrap();
-    let path: PathBuf = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in <target>/<profile>/deps")
-        .join("examples")
-        .join(name);
-    let out = Command::new(&path)
-        .env("SEED_FAST", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} ({e}); `cargo test -p examples` builds the examples",
-                path.display()
-            )
-        });
-    assert!(
-        out.status.success(),
-        "{name} failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    common::run_example(name, &[], &[("SEED_FAST", "1")], Duration::from_secs(30)).lines
 }
 
 #[test]

@@ -9,9 +9,9 @@
 //! integration tests, into `<target>/<profile>/examples/`, next to the `deps/`
 //! directory holding this binary.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 /// The `SEED_TIME_SCALE` the twins run with.
 const SCALE: f64 = 0.02;
@@ -31,39 +31,21 @@ struct Run {
 
 /// Runs example `name` at [`SCALE`]; it must succeed without writing to stderr.
 fn run(name: &str) -> Run {
-    let exe = std::env::current_exe().unwrap();
-    let path: PathBuf = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in <target>/<profile>/deps")
-        .join("examples")
-        .join(name);
-    let start = Instant::now();
-    let out = Command::new(&path)
-        .env("SEED_TIME_SCALE", SCALE.to_string())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} ({e}): `cargo test -p examples` builds the examples; \
-                 with `--test seed_hub` alone, run `cargo build -p examples --examples` first",
-                path.display()
-            )
-        });
-    let elapsed = start.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{name} failed ({}): {stderr}",
-        out.status
+    let ran = common::run_example(
+        name,
+        &[],
+        &[("SEED_TIME_SCALE", &SCALE.to_string())],
+        GENEROUS * 10,
     );
-    assert!(stderr.is_empty(), "{name} wrote to stderr: {stderr}");
-    let lines = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    Run { lines, elapsed }
+    assert!(
+        ran.stderr.is_empty(),
+        "{name} wrote to stderr: {}",
+        ran.stderr
+    );
+    Run {
+        lines: ran.lines,
+        elapsed: ran.elapsed,
+    }
 }
 
 fn assert_took(name: &str, run: &Run, at_least: Duration, less_than: Duration) {

@@ -7,49 +7,34 @@
 //! its integration tests, into `<target>/<profile>/examples/`, next to the `deps/`
 //! directory holding this binary.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SCALE: f64 = 0.1;
 
 /// Far more than any twin needs at [`SCALE`], even on a loaded machine.
 const GENEROUS: Duration = Duration::from_secs(3);
 
-fn example(name: &str) -> PathBuf {
-    std::env::current_exe()
-        .unwrap()
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in <target>/<profile>/deps")
-        .join("examples")
-        .join(name)
-}
+use common::example;
 
 /// Runs twin `name` at [`SCALE`]: its stdout lines and how long it took.
 fn run(name: &str) -> (Vec<String>, Duration) {
-    let start = Instant::now();
-    let out = Command::new(example(name))
-        .env("SEED_TIME_SCALE", SCALE.to_string())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {name} ({e}); `cargo test -p examples` builds it"));
-    let elapsed = start.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{name} failed ({}): {stderr}",
-        out.status
+    let ran = common::run_example(
+        name,
+        &[],
+        &[("SEED_TIME_SCALE", &SCALE.to_string())],
+        GENEROUS * 10,
     );
-    assert!(stderr.is_empty(), "{name} wrote to stderr: {stderr}");
-    let lines = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    (lines, elapsed)
+    assert!(
+        ran.stderr.is_empty(),
+        "{name} wrote to stderr: {}",
+        ran.stderr
+    );
+    (ran.lines, ran.elapsed)
 }
 
 fn scaled(secs: f64) -> Duration {
