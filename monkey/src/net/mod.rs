@@ -24,6 +24,64 @@
 //! - [`TcpListener::bind`] listens with std's backlog (128);
 //!   [`TcpListener::bind_reuseport`] with 1024.
 
+/// The conversions every monkey socket shares with its std twin: `Debug`, `From` both
+/// ways (adopting a std socket on this thread's hub, and back to std in the blocking
+/// mode set with `set_nonblocking`), and the fd traits.
+macro_rules! std_socket_conversions {
+    ($ours:ident, $std:ty) => {
+        impl std::fmt::Debug for $ours {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(self.inner.socket(), f)
+            }
+        }
+
+        impl From<$std> for $ours {
+            /// Adopts a std socket on this thread's hub, keeping its blocking mode and
+            /// timeouts.
+            fn from(socket: $std) -> $ours {
+                $ours {
+                    inner: $crate::net::Evented::adopt(socket),
+                }
+            }
+        }
+
+        impl From<$ours> for $std {
+            /// Back to std, in the blocking mode set with `set_nonblocking`.
+            fn from(socket: $ours) -> $std {
+                socket.inner.into_socket()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ours {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(self.inner.socket())
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ours {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(self.inner.socket())
+            }
+        }
+
+        impl std::os::fd::FromRawFd for $ours {
+            /// # Safety
+            /// As for the std type's `from_raw_fd`: `fd` is an open socket of that kind
+            /// that nothing else owns.
+            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> $ours {
+                // SAFETY: the caller's contract, forwarded.
+                $ours::from(unsafe { <$std as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+            }
+        }
+
+        impl std::os::fd::IntoRawFd for $ours {
+            fn into_raw_fd(self) -> std::os::fd::RawFd {
+                std::os::fd::IntoRawFd::into_raw_fd(<$std>::from(self))
+            }
+        }
+    };
+}
+
 mod addr;
 mod tcp;
 mod udp;

@@ -1,9 +1,7 @@
 //! `TcpStream` and `TcpListener`: std's types, cooperative.
 
-use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{self, Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use hub::Direction;
@@ -29,7 +27,7 @@ const BACKLOG: i32 = 1024;
 /// It is `!Send`: it belongs to the hub of the thread that made it. To move a
 /// connection to another thread, convert it into a [`std::net::TcpStream`] and back
 /// there. The kernel socket is always in non-blocking mode; the raw fd from
-/// [`AsRawFd`] is too, and [`IntoRawFd`] / `From` restore the mode std would have.
+/// [`AsRawFd`](std::os::fd::AsRawFd) is too, and [`IntoRawFd`](std::os::fd::IntoRawFd) / `From` restore the mode std would have.
 pub struct TcpStream {
     inner: Evented<net::TcpStream>,
 }
@@ -259,56 +257,6 @@ impl Write for &TcpStream {
     }
 }
 
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.socket().fmt(f)
-    }
-}
-
-impl From<net::TcpStream> for TcpStream {
-    /// Adopts a std stream on this thread's hub, keeping its blocking mode and
-    /// timeouts as this handle's settings.
-    fn from(stream: net::TcpStream) -> TcpStream {
-        TcpStream::from_evented(Evented::adopt(stream))
-    }
-}
-
-impl From<TcpStream> for net::TcpStream {
-    /// Back to std, in the blocking mode set with `set_nonblocking` (blocking unless
-    /// asked otherwise) and with the same timeouts.
-    fn from(stream: TcpStream) -> net::TcpStream {
-        stream.inner.into_socket()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.socket().as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.socket().as_raw_fd()
-    }
-}
-
-impl FromRawFd for TcpStream {
-    /// # Safety
-    /// As for [`std::net::TcpStream::from_raw_fd`]: `fd` is an open TCP socket that
-    /// nothing else owns.
-    unsafe fn from_raw_fd(fd: RawFd) -> TcpStream {
-        // SAFETY: the caller's contract, forwarded.
-        TcpStream::from(unsafe { net::TcpStream::from_raw_fd(fd) })
-    }
-}
-
-impl IntoRawFd for TcpStream {
-    fn into_raw_fd(self) -> RawFd {
-        net::TcpStream::from(self).into_raw_fd()
-    }
-}
-
 /// A TCP listening socket: [`std::net::TcpListener`] whose `accept` parks the
 /// greenlet (gevent's listening `socket`; a server spawns one greenlet per accepted
 /// connection, like gevent's `StreamServer`).
@@ -405,56 +353,6 @@ impl TcpListener {
     }
 }
 
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.socket().fmt(f)
-    }
-}
-
-impl From<net::TcpListener> for TcpListener {
-    /// Adopts a std listener on this thread's hub, keeping its blocking mode.
-    fn from(listener: net::TcpListener) -> TcpListener {
-        TcpListener {
-            inner: Evented::adopt(listener),
-        }
-    }
-}
-
-impl From<TcpListener> for net::TcpListener {
-    /// Back to std, in the blocking mode set with `set_nonblocking`.
-    fn from(listener: TcpListener) -> net::TcpListener {
-        listener.inner.into_socket()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.socket().as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.socket().as_raw_fd()
-    }
-}
-
-impl FromRawFd for TcpListener {
-    /// # Safety
-    /// As for [`std::net::TcpListener::from_raw_fd`]: `fd` is an open, listening TCP
-    /// socket that nothing else owns.
-    unsafe fn from_raw_fd(fd: RawFd) -> TcpListener {
-        // SAFETY: the caller's contract, forwarded.
-        TcpListener::from(unsafe { net::TcpListener::from_raw_fd(fd) })
-    }
-}
-
-impl IntoRawFd for TcpListener {
-    fn into_raw_fd(self) -> RawFd {
-        net::TcpListener::from(self).into_raw_fd()
-    }
-}
-
 /// The iterator of [`TcpListener::incoming`]: accepts forever, never `None`.
 #[derive(Debug)]
 pub struct Incoming<'a> {
@@ -468,3 +366,7 @@ impl Iterator for Incoming<'_> {
         Some(self.listener.accept().map(|(stream, _)| stream))
     }
 }
+
+std_socket_conversions!(TcpStream, net::TcpStream);
+
+std_socket_conversions!(TcpListener, net::TcpListener);

@@ -1,9 +1,7 @@
 //! `UdpSocket`: std's type, cooperative.
 
-use std::fmt;
 use std::io;
 use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
 use std::time::Duration;
 
 use hub::Direction;
@@ -190,53 +188,4 @@ impl UdpSocket {
     }
 }
 
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.inner.socket().fmt(f)
-    }
-}
-
-impl From<net::UdpSocket> for UdpSocket {
-    /// Adopts a std socket on this thread's hub, keeping its blocking mode and
-    /// timeouts.
-    fn from(socket: net::UdpSocket) -> UdpSocket {
-        UdpSocket {
-            inner: Evented::adopt(socket),
-        }
-    }
-}
-
-impl From<UdpSocket> for net::UdpSocket {
-    /// Back to std, in the blocking mode set with `set_nonblocking`.
-    fn from(socket: UdpSocket) -> net::UdpSocket {
-        socket.inner.into_socket()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.socket().as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.socket().as_raw_fd()
-    }
-}
-
-impl FromRawFd for UdpSocket {
-    /// # Safety
-    /// As for [`std::net::UdpSocket::from_raw_fd`]: `fd` is an open UDP socket that
-    /// nothing else owns.
-    unsafe fn from_raw_fd(fd: RawFd) -> UdpSocket {
-        // SAFETY: the caller's contract, forwarded.
-        UdpSocket::from(unsafe { net::UdpSocket::from_raw_fd(fd) })
-    }
-}
-
-impl IntoRawFd for UdpSocket {
-    fn into_raw_fd(self) -> RawFd {
-        net::UdpSocket::from(self).into_raw_fd()
-    }
-}
+std_socket_conversions!(UdpSocket, net::UdpSocket);
