@@ -130,22 +130,14 @@ impl<T> Channel<T> {
     /// Takes an item from a putter, parking until one comes or `timeout` passes;
     /// [`QueueError::Closed`] once the channel is closed.
     pub fn get(&self, timeout: Option<Duration>) -> Result<T, QueueError> {
-        let deadline = deadline(timeout);
-        loop {
-            match self.try_get() {
-                Err(QueueError::Empty) => {}
-                other => return other,
-            }
-            let (parked, slot) = self.inner.getters.wait(None, deadline, |item| {
-                if let Some(item) = item {
-                    self.restore(item);
-                }
-            });
-            if let Some(item) = slot {
-                return Ok(item);
-            }
-            parked?;
-        }
+        self.inner.getters.receive(
+            deadline(timeout),
+            || match self.try_get() {
+                Err(QueueError::Empty) => None,
+                other => Some(other),
+            },
+            |item| self.restore(item),
+        )
     }
 
     /// Takes an item from a putter waiting now; else [`QueueError::Empty`] (or

@@ -169,6 +169,30 @@ impl<T> WaitList<T> {
         (result, value)
     }
 
+    /// Receives a value: `try_now` first (`None` means "nothing yet"), else parks at the
+    /// back of the list until a value is handed over or `deadline` passes, and tries
+    /// again. A value handed over to a greenlet killed before it could use it goes to
+    /// `give_back`, so nothing is lost.
+    pub(crate) fn receive<E: From<Error>>(
+        &self,
+        deadline: Option<Instant>,
+        mut try_now: impl FnMut() -> Option<Result<T, E>>,
+        give_back: impl Fn(T),
+    ) -> Result<T, E> {
+        loop {
+            if let Some(done) = try_now() {
+                return done;
+            }
+            let (parked, slot) = self.wait(None, deadline, |value| {
+                value.into_iter().for_each(&give_back)
+            });
+            if let Some(value) = slot {
+                return Ok(value);
+            }
+            parked?;
+        }
+    }
+
     fn remove(&self, cell: &Rc<RefCell<Option<T>>>) {
         let mut entries = self.entries.borrow_mut();
         // Usually the last one (a wait that timed out at once) or near the front.

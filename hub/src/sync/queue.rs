@@ -254,23 +254,15 @@ impl<T> Queue<T> {
     /// Takes the item at the head, parking until there is one or `timeout` passes.
     /// [`QueueError::Closed`] once the queue is closed and empty.
     pub fn get(&self, timeout: Option<Duration>) -> Result<T, QueueError> {
-        let deadline = deadline(timeout);
-        loop {
-            match self.try_get() {
-                Err(QueueError::Empty) => {}
-                other => return other,
-            }
-            let (parked, slot) = self.inner.getters.wait(None, deadline, |item| {
-                // Killed after an item was handed over: it goes back to the head.
-                if let Some(item) = item {
-                    self.restore(item);
-                }
-            });
-            if let Some(item) = slot {
-                return Ok(item);
-            }
-            parked?;
-        }
+        self.inner.getters.receive(
+            deadline(timeout),
+            || match self.try_get() {
+                Err(QueueError::Empty) => None,
+                other => Some(other),
+            },
+            // Killed after an item was handed over: it goes back to the head.
+            |item| self.restore(item),
+        )
     }
 
     /// Takes the head item if there is one now (gevent's `get_nowait`).

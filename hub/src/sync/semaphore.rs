@@ -56,25 +56,12 @@ impl Semaphore {
     /// Takes a permit, parking until one is free or `timeout` passes
     /// ([`Error::Timeout`]).
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<(), Error> {
-        if self.try_acquire() {
-            return Ok(());
-        }
-        let deadline = deadline(timeout);
-        loop {
-            let (parked, permit) = self.inner.waiters.wait(None, deadline, |permit| {
-                // Killed after a permit was handed over: pass it on.
-                if permit.is_some() {
-                    self.release_unchecked();
-                }
-            });
-            if permit.is_some() {
-                return Ok(());
-            }
-            parked?;
-            if self.try_acquire() {
-                return Ok(());
-            }
-        }
+        self.inner.waiters.receive(
+            deadline(timeout),
+            || self.try_acquire().then_some(Ok(())),
+            // Killed after a permit was handed over: pass it on.
+            |()| self.release_unchecked(),
+        )
     }
 
     /// Takes a permit if one is free now.
