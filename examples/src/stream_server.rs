@@ -20,6 +20,7 @@ pub type Handler = fn(TcpStream) -> io::Result<()>;
 /// line, prints `listening on ADDR`, and serves forever. Exits with status 2 on bad
 /// arguments and 1 if the address cannot be bound.
 pub fn run(name: &str, default_addr: &str, handler: Handler) {
+    crate::logging::init();
     let usage = format!("usage: {name} [--addr HOST:PORT] [--threads N]");
     let args = parse_args(default_addr).unwrap_or_else(|e| {
         eprintln!("{name}: {e}\n{usage}");

@@ -130,6 +130,12 @@ fn current() -> Rc<Inner> {
 }
 
 fn root() -> Rc<Inner> {
+    // The thread's greenlet state is first used here: touch all of it now. Thread-local
+    // destructors run in the reverse order of first use, so it then outlives whatever
+    // is built on greenlets later and torn down at thread exit (a hub, say).
+    IN_FLIGHT.set(None);
+    let _ = DEFERRED_KILLS.try_with(|_| ());
+    StackPool::with(|_| ());
     Rc::new(Inner {
         status: Cell::new(Status::Active),
         context: Cell::new(None),

@@ -7,10 +7,10 @@
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use greenlet::{Greenlet, Value};
+use greenlet::{Greenlet, GreenletExit, Value};
 use mio::{Events, Poll, Token};
 
 use crate::io::IoTable;
@@ -48,6 +48,11 @@ pub struct Hub {
     max_blocking: Cell<Option<Duration>>,
     /// Tasks spawned and not finished: for the "would block forever" test and stats.
     pub(crate) live_tasks: Cell<usize>,
+    /// Every task record alive, finished or not (each knows its index): what the
+    /// teardown at thread exit kills.
+    pub(crate) tasks: RefCell<Vec<Weak<Task>>>,
+    /// Numbers tasks for their tracing spans.
+    next_task_id: Cell<u64>,
     /// Turns run without polling I/O because tasks were ready (see `poll_once`).
     turns_without_poll: Cell<u32>,
 }
@@ -58,18 +63,45 @@ pub struct Hub {
 const TURNS_PER_POLL: u32 = 64;
 
 thread_local! {
-    static HUB: OnceCell<Rc<Hub>> = const { OnceCell::new() };
+    static HUB: HubSlot = HubSlot::new();
+}
+
+/// The thread's hub, torn down when the thread exits (see [`Hub::tear_down`]).
+struct HubSlot(OnceCell<Rc<Hub>>);
+
+impl HubSlot {
+    fn new() -> HubSlot {
+        // Thread-local destructors run in the reverse order of first use: touching the
+        // greenlet runtime's thread state before ours keeps it alive for our teardown.
+        greenlet::getcurrent();
+        HubSlot(OnceCell::new())
+    }
+}
+
+impl Drop for HubSlot {
+    fn drop(&mut self) {
+        if let Some(hub) = self.0.take() {
+            hub.tear_down();
+        }
+    }
 }
 
 impl Hub {
     /// This thread's hub, made on first use.
     pub fn current() -> Rc<Hub> {
-        HUB.with(|h| h.get_or_init(Hub::new).clone())
+        HUB.with(|h| h.0.get_or_init(Hub::new).clone())
     }
 
-    /// This thread's hub if it has been made.
+    /// This thread's hub, made on first use; [`Error::HubGone`] once the thread is
+    /// exiting (what a destructor run by the teardown gets if it tries to block).
+    pub(crate) fn current_or_gone() -> Result<Rc<Hub>, crate::Error> {
+        HUB.try_with(|h| h.0.get_or_init(Hub::new).clone())
+            .map_err(|_| crate::Error::HubGone)
+    }
+
+    /// This thread's hub if it has been made and the thread is not exiting.
     pub(crate) fn try_current() -> Option<Rc<Hub>> {
-        HUB.try_with(|h| h.get().cloned()).ok().flatten()
+        HUB.try_with(|h| h.0.get().cloned()).ok().flatten()
     }
 
     fn new() -> Rc<Hub> {
@@ -84,7 +116,7 @@ impl Hub {
             .name("hub")
             .parent(&root)
             .spawn(|_| run_loop());
-        let root = Task::new(root, Some("main".into()));
+        let root = Task::new(root, Some("main".into()), tracing::Span::none());
         let hub = Rc::new(Hub {
             greenlet,
             poll: RefCell::new(poll),
@@ -96,6 +128,8 @@ impl Hub {
             root,
             max_blocking: Cell::new(Some(Duration::from_millis(100))),
             live_tasks: Cell::new(0),
+            tasks: RefCell::new(Vec::new()),
+            next_task_id: Cell::new(0),
             turns_without_poll: Cell::new(0),
         });
         tracing::debug!("hub started");
@@ -127,6 +161,63 @@ impl Hub {
     /// Handle for other threads to run code on this hub; see [`crate::Remote`].
     pub fn remote(&self) -> crate::Remote {
         self.remote.handle()
+    }
+
+    /// A fresh id for a task's tracing span.
+    pub(crate) fn new_task_id(&self) -> u64 {
+        let id = self.next_task_id.get() + 1;
+        self.next_task_id.set(id);
+        id
+    }
+
+    /// Records a new task, for the teardown.
+    pub(crate) fn register(&self, task: &Rc<Task>) {
+        let mut tasks = self.tasks.borrow_mut();
+        task.index.set(tasks.len());
+        tasks.push(Rc::downgrade(task));
+    }
+
+    /// Forgets a task record that is being dropped.
+    pub(crate) fn unregister(&self, task: &Task) {
+        let mut tasks = self.tasks.borrow_mut();
+        let index = task.index.get();
+        let ours = |w: &Weak<Task>| std::ptr::eq(w.as_ptr(), task);
+        let Some(index) = (tasks.get(index).is_some_and(ours))
+            .then_some(index)
+            .or_else(|| tasks.iter().position(ours))
+        else {
+            return;
+        };
+        tasks.swap_remove(index);
+        if let Some(moved) = tasks.get(index).and_then(Weak::upgrade) {
+            moved.index.set(index);
+        }
+    }
+
+    /// Frees the hub when its thread exits. Every task still alive is killed, so its
+    /// destructors run and its sockets close; then the loop's own greenlet is
+    /// unwound, which drops the last references to the hub, closing epoll and the
+    /// waker. A destructor that tries to block then fails instead: the thread's hub is
+    /// gone.
+    fn tear_down(self: Rc<Self>) {
+        let here = greenlet::getcurrent();
+        let tasks: Vec<Rc<Task>> = std::mem::take(&mut *self.tasks.borrow_mut())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for task in &tasks {
+            if !task.greenlet.is_dead() && task.greenlet.set_parent(&here).is_ok() {
+                let _ = task.greenlet.kill();
+            }
+        }
+        drop(tasks);
+        self.ready.borrow_mut().clear();
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        drop(timers);
+        if self.greenlet.set_parent(&here).is_ok() {
+            let _ = self.greenlet.kill();
+        }
+        tracing::debug!("hub torn down");
     }
 
     pub(crate) fn schedule(&self, item: Ready) {
@@ -178,17 +269,24 @@ impl Hub {
         task: Rc<Task>,
         switch: impl FnOnce(&Greenlet) -> Result<Value, greenlet::SwitchError>,
     ) {
-        let greenlet = task.greenlet.clone();
-        let name = task.name.clone();
-        *self.current.borrow_mut() = Some(task);
+        *self.current.borrow_mut() = Some(task.clone());
         let started = self.max_blocking.get().map(|_| Instant::now());
-        let result = panic::catch_unwind(AssertUnwindSafe(|| switch(&greenlet)));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            let _running = task.span.enter();
+            switch(&task.greenlet)
+        }));
+        let result = match result {
+            // Only the hub greenlet itself is killed while in here (by `tear_down`):
+            // tasks catch their own exits.
+            Err(p) if p.is::<GreenletExit>() => panic::resume_unwind(p),
+            other => other,
+        };
         *self.current.borrow_mut() = None;
         if let (Some(started), Some(limit)) = (started, self.max_blocking.get()) {
             let held = started.elapsed();
             if held > limit {
                 tracing::warn!(
-                    greenlet = name.as_deref().unwrap_or("<unnamed>"),
+                    greenlet = task.name.as_deref().unwrap_or("<unnamed>"),
                     "greenlet blocked the loop for {:.3} s (max_blocking_time {:.3} s)",
                     held.as_secs_f64(),
                     limit.as_secs_f64()

@@ -123,7 +123,7 @@ pub struct Registration {
 impl Registration {
     /// Registers `fd` (which should be in non-blocking mode) for both directions.
     pub fn new(fd: RawFd) -> io::Result<Registration> {
-        let hub = Hub::current();
+        let hub = Hub::current_or_gone()?;
         let token = hub.io.insert();
         let registered = hub.poll.borrow().registry().register(
             &mut SourceFd(&fd),

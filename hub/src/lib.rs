@@ -68,6 +68,12 @@
 //!   [`Error::WouldBlockForever`] instead of hanging.
 //! - The hub polls I/O between runs of the ready queue, so greenlets that keep
 //!   yielding cannot starve I/O or timers.
+//! - Each spawned greenlet runs inside a `tracing` span named `greenlet` (with its id
+//!   and name), so what it logs says who logged it; spawn and kill are `trace`/`debug`
+//!   events, failures `error` events.
+//! - When a thread exits, its hub is torn down: greenlets still alive are killed (their
+//!   destructors run, and a destructor that tries to block gets [`Error::HubGone`]),
+//!   and the loop's fds and stacks are freed.
 
 mod hub;
 mod io;
@@ -117,7 +123,8 @@ pub enum Error {
     Busy,
     /// The result was already taken by an earlier `join`.
     Taken,
-    /// The hub's thread has exited.
+    /// The hub's thread has exited, or is exiting (a destructor that runs while the
+    /// hub is torn down cannot block).
     HubGone,
 }
 
@@ -144,7 +151,7 @@ impl fmt::Display for Error {
                 f.write_str("another greenlet is already waiting on this file descriptor")
             }
             Error::Taken => f.write_str("the greenlet's result was already taken"),
-            Error::HubGone => f.write_str("the hub's thread has exited"),
+            Error::HubGone => f.write_str("the hub's thread has exited or is exiting"),
         }
     }
 }

@@ -18,6 +18,10 @@ use crate::{Error, panic_message};
 pub(crate) struct Task {
     pub(crate) greenlet: Greenlet,
     pub(crate) name: Option<Rc<str>>,
+    /// Entered while the task runs, so its events carry the greenlet's name and id.
+    pub(crate) span: tracing::Span,
+    /// Where the hub's task list keeps it (see `Hub::register`).
+    pub(crate) index: Cell<usize>,
     /// Stamp of the current wait; bumped when a wait begins and when it ends.
     pub(crate) generation: Cell<u64>,
     /// Switched to the hub inside `Waiter::park`.
@@ -34,10 +38,12 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    pub(crate) fn new(greenlet: Greenlet, name: Option<Rc<str>>) -> Rc<Task> {
+    pub(crate) fn new(greenlet: Greenlet, name: Option<Rc<str>>, span: tracing::Span) -> Rc<Task> {
         Rc::new(Task {
             greenlet,
             name,
+            span,
+            index: Cell::new(usize::MAX),
             generation: Cell::new(0),
             parked: Cell::new(false),
             woken: Cell::new(None),
@@ -119,6 +125,7 @@ impl Task {
         if self.done.get() {
             return;
         }
+        tracing::debug!(greenlet = self.name.as_deref(), "kill");
         if self.greenlet.is_current() {
             panic::resume_unwind(Box::new(GreenletExit));
         }
@@ -139,6 +146,14 @@ impl Task {
             parked?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if let Some(hub) = Hub::try_current() {
+            hub.unregister(self);
+        }
     }
 }
 
@@ -221,13 +236,13 @@ impl Builder {
             finisher.finish(result);
             Value::none()
         });
-        let task = Task::new(greenlet, name);
+        let id = hub.new_task_id();
+        let span = tracing::info_span!("greenlet", id, name = name.as_deref());
+        let task = Task::new(greenlet, name, span);
+        hub.register(&task);
         task_cell.set(Rc::downgrade(&task));
         hub.live_tasks.set(hub.live_tasks.get() + 1);
-        tracing::trace!(
-            greenlet = task.name.as_deref().unwrap_or("<unnamed>"),
-            "spawn"
-        );
+        tracing::trace!(id, greenlet = task.name.as_deref(), "spawn");
         JoinHandle { task, slot }
     }
 }

@@ -30,9 +30,10 @@ pub struct Waiter {
 
 impl Waiter {
     /// A waiter for the running task. Fails with [`Error::BlockingInHub`] when called
-    /// from code the hub itself runs (a callback), which has no task to park.
+    /// from code the hub itself runs (a callback), which has no task to park, and
+    /// with [`Error::HubGone`] while the thread exits.
     pub fn new() -> Result<Waiter, Error> {
-        let hub = Hub::current();
+        let hub = Hub::current_or_gone()?;
         let task = hub.current_task().ok_or(Error::BlockingInHub)?;
         let generation = task.begin_wait();
         Ok(Waiter { task, generation })
@@ -87,13 +88,13 @@ impl Waiter {
             task.generation.get() == self.generation,
             "park on a stale waiter"
         );
-        let hub = Hub::current();
         if std::thread::panicking() {
             // A destructor of a dying greenlet tried to block: it cannot switch away
             // mid-unwind, and it is being killed anyway.
             task.end_wait();
             return Err(Error::Killed);
         }
+        let hub = Hub::current();
         if task.woken.get().is_none()
             && let Some(timeout) = task.take_pending_timeout()
         {

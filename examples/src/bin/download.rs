@@ -6,5 +6,6 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    examples::logging::init();
     examples::download::greenlet::run_cli(std::env::args().skip(1))
 }
