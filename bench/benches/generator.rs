@@ -1,4 +1,5 @@
-//! Generator benchmarks, each group timing gevent-rs and its peers in the same run.
+//! Generator and greenlet benchmarks, each group timing gevent-rs and its peers in the
+//! same run.
 //!
 //! `cargo bench -p bench --bench generator`; after criterion's report, the ratios
 //! table (ours / peer, with targets) is printed, as `cargo run --release -p bench
@@ -7,7 +8,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use bench::{iterate, lifecycle, resume};
+use bench::{iterate, lifecycle, resume, switch};
 use criterion::{Criterion, Throughput};
 
 /// Group 1: one yield + resume round trip of a suspended coroutine.
@@ -44,6 +45,24 @@ fn resume_round_trip(c: &mut Criterion) {
         })
     });
     drop(threads);
+
+    group.finish();
+}
+
+/// Group 4: greenlet switch round trip A -> B -> A against the raw `context` floor.
+/// Group 1 times corosensei and the OS-thread peer on the same work (one jump in, one
+/// jump back).
+fn greenlet_switch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("greenlet_switch_round_trip");
+    group.throughput(Throughput::Elements(1));
+
+    let pp = switch::PingPong::new();
+    group.bench_function("greenlet switch A->B->A", |b| b.iter(|| pp.step()));
+    drop(pp);
+
+    let mut raw = resume::RawContext::new();
+    group.bench_function("context resume (floor)", |b| b.iter(|| raw.step()));
+    drop(raw);
 
     group.finish();
 }
@@ -102,6 +121,7 @@ fn create_run_finish(c: &mut Criterion) {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     resume_round_trip(&mut c);
+    greenlet_switch(&mut c);
     iterate_10m(&mut c);
     create_run_finish(&mut c);
     c.final_summary();

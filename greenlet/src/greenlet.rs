@@ -1,15 +1,25 @@
 //! The greenlet handle and the symmetric switch.
 //!
-//! How control moves: the switching greenlet parks its message (and itself, as `from`)
-//! in the thread's in-flight slot, makes the target current and jumps to the target's
-//! saved context. Whoever lands, either in a pending `switch` or at the entry of a new
-//! greenlet, calls [`receive`]: it stores the context the jump handed over into `from`
-//! (or, if `from` just died, returns its stack to the pool) and takes the message.
+//! How control moves: the switching greenlet puts a [`Handoff`] (its message, and its
+//! own reference as `from`) on its stack, makes the target current and jumps to the
+//! target's saved context with a pointer to the handoff as the jump's data word.
+//! Whoever lands, either in a pending `switch` or at the entry of a new greenlet, calls
+//! [`receive`]: it moves the handoff out, files the context the jump handed over under
+//! `from` (or, if `from` just died, returns its stack to the pool) and takes the
+//! message.
+//!
+//! `CURRENT` owns one reference to the running greenlet; a switch moves it along with
+//! control (the target's count goes up, the sender's down on landing). A switch to a
+//! suspended greenlet, the hot path, is a few plain loads and stores around the jump:
+//! no handle is cloned, nothing else goes through a thread-local, and everything rare
+//! (starting, dying, throwing, routing to a parent, errors) is out of line.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
 use std::rc::Rc;
 
 use gen_core::switch::{self, Context, Transfer};
@@ -29,7 +39,8 @@ type Body = Box<dyn FnOnce(Value) -> Value>;
 
 struct Inner {
     status: Cell<Status>,
-    /// Where a suspended greenlet continues.
+    /// Where a suspended greenlet continues: set exactly while it is suspended in a
+    /// switch (never while it runs, before it starts or once it is dead).
     context: Cell<Option<Context>>,
     /// Taken from the pool at the first switch; `None` for the root greenlet.
     stack: Cell<Option<Stack>>,
@@ -47,18 +58,70 @@ enum Message {
     Throw(Payload),
 }
 
-struct InFlight {
-    from: Rc<Inner>,
-    message: Message,
+/// What a switch hands over. It lives on the sender's stack; the jump's data word
+/// points at it, and the receiver moves it out before anything else runs. It is a few
+/// plain words, not a [`Message`]: an enum is copied as a block, and the narrower loads
+/// that follow such a copy stall. Whether a panic was thrown, and whether the sender
+/// has just died, ride in the low bits of `from`, so a plain switch reads one word to
+/// learn that neither happened.
+struct Handoff {
+    /// The sender (the reference `CURRENT` held while it ran, now the receiver's),
+    /// tagged with [`THROWN`] and [`DIED`].
+    from: *const Inner,
+    /// The value sent; `()` for a throw.
+    value: Value,
+    /// Set only when `from` is tagged [`THROWN`]: a panic to raise at the receiver's
+    /// switch point.
+    thrown: MaybeUninit<Payload>,
+}
+
+/// Tag of [`Handoff::from`]: `thrown` holds a panic.
+const THROWN: usize = 0b01;
+/// Tag of [`Handoff::from`]: the sender has finished; this was its last jump.
+const DIED: usize = 0b10;
+const _: () = assert!(align_of::<Inner>() > (THROWN | DIED));
+
+impl Handoff {
+    #[inline(always)]
+    fn new(from: *const Inner, message: Message, died: bool) -> Handoff {
+        let died = if died { DIED } else { 0 };
+        match message {
+            Message::Value(value) => Handoff {
+                from: from.map_addr(|a| a | died),
+                value,
+                thrown: MaybeUninit::uninit(),
+            },
+            Message::Throw(payload) => Handoff {
+                from: from.map_addr(|a| a | died | THROWN),
+                value: Value::none(),
+                thrown: MaybeUninit::new(payload),
+            },
+        }
+    }
 }
 
 thread_local! {
-    /// The running greenlet; the root greenlet is made on first use.
-    static CURRENT: Cell<Option<Rc<Inner>>> = const { Cell::new(None) };
-    /// The message of the switch under way, between the jump and its landing.
-    static IN_FLIGHT: Cell<Option<InFlight>> = const { Cell::new(None) };
+    /// The running greenlet, as a reference (`Rc::into_raw`) this slot owns; null until
+    /// the root greenlet is made on first use. Plain data, so reaching it costs no
+    /// lazy-initialisation check.
+    static CURRENT: Cell<*const Inner> = const { Cell::new(ptr::null()) };
+    /// Drops `CURRENT`'s reference when the thread exits (see `make_root`).
+    static RELEASE_CURRENT: ReleaseCurrent = const { ReleaseCurrent };
     /// Greenlets to kill once the current unwind is over (see `Drop for Greenlet`).
     static DEFERRED_KILLS: RefCell<Vec<Greenlet>> = const { RefCell::new(Vec::new()) };
+}
+
+struct ReleaseCurrent;
+
+impl Drop for ReleaseCurrent {
+    fn drop(&mut self) {
+        let current = CURRENT.replace(ptr::null());
+        if !current.is_null() {
+            // SAFETY: `CURRENT` owned this reference; the slot is null now, so it is
+            // released once.
+            drop(unsafe { Rc::from_raw(current) });
+        }
+    }
 }
 
 /// A symmetric coroutine with Python greenlet's semantics. Cloning a handle gives
@@ -120,13 +183,38 @@ pub fn getcurrent() -> Greenlet {
     Greenlet(current())
 }
 
-#[inline(always)]
+/// A new reference to the running greenlet.
 fn current() -> Rc<Inner> {
-    CURRENT.with(|c| {
-        let cur = c.take().unwrap_or_else(root);
-        c.set(Some(cur.clone()));
-        cur
-    })
+    let current = current_ptr();
+    // SAFETY: `CURRENT` holds a reference, so the greenlet is alive; this adds another.
+    unsafe {
+        Rc::increment_strong_count(current);
+        Rc::from_raw(current)
+    }
+}
+
+/// The running greenlet, borrowed from `CURRENT` (valid until the next switch).
+#[inline(always)]
+fn current_ptr() -> *const Inner {
+    let current = CURRENT.get();
+    if current.is_null() {
+        make_root()
+    } else {
+        current
+    }
+}
+
+/// Makes this thread's root greenlet the current one.
+#[cold]
+#[inline(never)]
+fn make_root() -> *const Inner {
+    // Registers the release at thread exit. Once it has run (a destructor of another
+    // thread-local using greenlets late in the thread's teardown), the new root is
+    // leaked instead: that is a small allocation, at thread exit only.
+    let _ = RELEASE_CURRENT.try_with(|_| ());
+    let root = Rc::into_raw(root());
+    CURRENT.set(root);
+    root
 }
 
 fn root() -> Rc<Inner> {
@@ -167,7 +255,7 @@ impl Greenlet {
     /// greenlet is [`SwitchError::Dead`] (Python would silently go to its parent).
     #[inline]
     pub fn switch(&self, value: impl Any) -> Result<Value, SwitchError> {
-        deliver(&self.0, Message::Value(Value::new(value)))
+        deliver(&self.0, || Message::Value(Value::new(value)))
     }
 
     /// Raises `error` inside this greenlet at its switch point, as a panic with that
@@ -181,7 +269,7 @@ impl Greenlet {
             Some(payload) => payload.take().expect("slot is full"),
             None => Box::new(slot.take().expect("slot is full")),
         };
-        deliver(&self.0, Message::Throw(payload))
+        deliver(&self.0, || Message::Throw(payload))
     }
 
     /// Kills the greenlet: throws [`GreenletExit`], which unwinds its stack (running
@@ -233,12 +321,7 @@ impl Greenlet {
 
     /// True if this is the running greenlet.
     pub fn is_current(&self) -> bool {
-        CURRENT.with(|c| {
-            let cur = c.take();
-            let same = cur.as_ref().is_some_and(|cur| Rc::ptr_eq(cur, &self.0));
-            c.set(cur);
-            same
-        })
+        ptr::eq(CURRENT.get(), Rc::as_ptr(&self.0))
     }
 
     /// The name given with [`Builder::name`] (`"root"` for a root greenlet).
@@ -248,21 +331,41 @@ impl Greenlet {
 }
 
 /// Sends `message` to `target`, or to the nearest ancestor able to take it.
+///
+/// The common case, a switch to a suspended greenlet, is handled here; everything else
+/// (starting, dead targets, routing to a parent, errors) by [`deliver_slow`].
+/// The message is made by `message` in the branch that sends it, so the fast path
+/// writes it straight into the handoff instead of copying it there.
 #[inline(always)]
-fn deliver(target: &Rc<Inner>, message: Message) -> Result<Value, SwitchError> {
+fn deliver(target: &Rc<Inner>, message: impl FnOnce() -> Message) -> Result<Value, SwitchError> {
+    // A greenlet has a saved context exactly when it is suspended in a switch: one
+    // load tells that the target is alive, started, and not the running greenlet.
+    let ready = !CURRENT.get().is_null() && !std::thread::panicking();
+    if let Some(context) = ready.then(|| target.context.take()).flatten() {
+        let target = Rc::as_ptr(target);
+        // SAFETY: `target` is alive (the caller's handle); `CURRENT` gets its own
+        // reference, which `jump` hands on.
+        unsafe { Rc::increment_strong_count(target) };
+        return Ok(jump(target, context, message()));
+    }
+    deliver_slow(target, message())
+}
+
+#[inline(never)]
+fn deliver_slow(target: &Rc<Inner>, message: Message) -> Result<Value, SwitchError> {
     // The thread's panic state cannot follow a half-finished unwind to another stack.
     if std::thread::panicking() {
         return Err(SwitchError::Unwinding);
     }
-    let me = current();
-    if Rc::ptr_eq(&me, target) {
+    let me = current_ptr();
+    if ptr::eq(me, Rc::as_ptr(target)) {
         return Ok(settle(message));
     }
     if target.status.get() == Status::Dead {
         return Err(SwitchError::Dead);
     }
     let (target, message) = route(target.clone(), message);
-    if Rc::ptr_eq(&me, &target) {
+    if ptr::eq(me, Rc::as_ptr(&target)) {
         return Ok(settle(message));
     }
     let context = match target.status.get() {
@@ -272,14 +375,12 @@ fn deliver(target: &Rc<Inner>, message: Message) -> Result<Value, SwitchError> {
             .expect("a suspended greenlet has a context"),
         _ => start(&target)?,
     };
-    drop(me);
-    Ok(jump(target, context, message))
+    Ok(jump(Rc::into_raw(target), context, message))
 }
 
 /// Walks from `target` up to the greenlet that will really receive `message`: dead
 /// greenlets are skipped, and a greenlet that has not started dies without running
 /// when a panic is sent to it, passing the panic on to its own parent.
-#[inline(always)]
 fn route(mut target: Rc<Inner>, mut message: Message) -> (Rc<Inner>, Message) {
     loop {
         match (target.status.get(), &message) {
@@ -309,8 +410,14 @@ fn exit_to_value(message: Message) -> Message {
 fn settle(message: Message) -> Value {
     match message {
         Message::Value(v) => v,
-        Message::Throw(p) => panic::resume_unwind(p),
+        Message::Throw(p) => raise(p),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn raise(payload: Payload) -> ! {
+    panic::resume_unwind(payload)
 }
 
 /// Gives a greenlet that has never run a stack, primed to run [`entry`].
@@ -325,53 +432,106 @@ fn start(target: &Inner) -> Result<Context, SwitchError> {
     Ok(context)
 }
 
-/// Makes `target` current and jumps to it; returns when something switches back.
+/// Makes `target` (a reference the caller gives up) current and jumps to `context`,
+/// its saved point; returns when something switches back.
 #[inline(always)]
-fn jump(target: Rc<Inner>, context: Context, message: Message) -> Value {
-    let from = CURRENT
-        .with(|c| c.replace(Some(target)))
-        .expect("current is set");
-    IN_FLIGHT.set(Some(InFlight { from, message }));
+fn jump(target: *const Inner, context: Context, message: Message) -> Value {
+    let from = CURRENT.replace(target);
+    let mut handoff = ManuallyDrop::new(Handoff::new(from, message, false));
     // SAFETY: `context` belongs to a live greenlet whose stack is mapped (greenlets
-    // own their stacks until they die), and it is consumed here, once.
-    let t = unsafe { switch::resume(context, 0) };
-    settle(receive(t))
+    // own their stacks until they die), and it is consumed here, once. The receiver
+    // moves `handoff` out while this frame is suspended, and we never touch it again.
+    let t = unsafe { switch::resume(context, (&raw mut handoff) as usize) };
+    receive(t)
 }
 
 /// Lands a switch: files the context we jumped from under the greenlet that made the
-/// jump (or frees its stack if it just died) and takes the message it sent.
+/// jump and takes the value it sent. A throw or a sender's death is left to
+/// [`receive_rare`].
 #[inline(always)]
-fn receive(t: Transfer) -> Message {
-    let InFlight { from, message } = IN_FLIGHT.take().expect("a switch is in flight");
-    if from.status.get() == Status::Dead {
+fn receive(t: Transfer) -> Value {
+    let handoff = t.data as *const Handoff;
+    // SAFETY: every jump between greenlets passes a pointer to the sender's `Handoff`
+    // (see `jump` and `entry`), which stays in place, untouched, until the receiver
+    // moves it out, once: here, or (`thrown`) in `receive_rare`.
+    let (from, value) = unsafe { ((*handoff).from, ptr::read(&raw const (*handoff).value)) };
+    if from.addr() & (THROWN | DIED) != 0 {
+        return receive_rare(t.context, handoff, from, value);
+    }
+    // SAFETY: untagged, `from` is the reference `CURRENT` held for the sender, now ours.
+    let from = unsafe { Rc::from_raw(from) };
+    from.context.set(Some(t.context));
+    release(from);
+    value
+}
+
+/// The rest of [`receive`]: frees the stack of a sender that has just died, and raises
+/// a thrown panic.
+#[cold]
+#[inline(never)]
+fn receive_rare(
+    context: Context,
+    handoff: *const Handoff,
+    tagged: *const Inner,
+    value: Value,
+) -> Value {
+    let thrown = (tagged.addr() & THROWN != 0).then(|| {
+        // SAFETY: the sender wrote `thrown` when it tagged `from` THROWN, and nothing
+        // has moved it out yet; its stack is still in place (freed only below).
+        unsafe { (*handoff).thrown.assume_init_read() }
+    });
+    // SAFETY: untagged, `from` is the reference `CURRENT` held for the sender, now ours.
+    let from = unsafe { Rc::from_raw(tagged.map_addr(|a| a & !(THROWN | DIED))) };
+    if tagged.addr() & DIED != 0 {
         // Its last frame jumped here and nothing runs on its stack any more.
         if let Some(stack) = from.stack.take() {
             StackPool::with(|p| p.give(stack));
         }
     } else {
-        from.context.set(Some(t.context));
+        from.context.set(Some(context));
     }
-    // If that was the last reference to a suspended greenlet, this kills it.
-    drop(Greenlet(from));
-    message
+    release(from);
+    match thrown {
+        Some(payload) => raise(payload),
+        None => value,
+    }
+}
+
+/// Drops the reference to the greenlet that switched here.
+#[inline(always)]
+fn release(from: Rc<Inner>) {
+    if Rc::strong_count(&from) == 1 {
+        drop_last(from);
+    }
+    // Otherwise dropping `from` only decrements its count.
+}
+
+/// Drops the last reference to a greenlet that switched away: a suspended one is
+/// killed (see `Drop for Greenlet`), a dead one freed.
+#[cold]
+#[inline(never)]
+fn drop_last(last: Rc<Inner>) {
+    drop(Greenlet(last));
 }
 
 /// The first frame of every greenlet's stack.
 extern "C" fn entry(t: Transfer) -> ! {
-    let context = run(t);
-    // SAFETY: `run` has dropped everything it owned and handed our message and our
-    // (now dead) handle to the in-flight slot; the receiver frees this stack only
-    // after the jump, and nothing ever resumes this context.
-    unsafe { switch::resume(context, 0) };
+    let (context, handoff) = run(t);
+    let mut handoff = ManuallyDrop::new(handoff);
+    // SAFETY: `run` has dropped everything it owned; `handoff` holds our message and
+    // our (now dead) reference, and the receiver frees this stack only after moving it
+    // out. Nothing ever resumes this context.
+    unsafe { switch::resume(context, (&raw mut handoff) as usize) };
     unreachable!("a dead greenlet was resumed");
 }
 
-/// Runs the body, then routes its outcome to the parent; returns where to jump.
-fn run(t: Transfer) -> Context {
+/// Runs the body, then routes its outcome to the parent; returns where to jump and
+/// what to hand over.
+fn run(t: Transfer) -> (Context, Handoff) {
     // Hold no reference to ourselves while the body runs: dropping the last handle to
     // a suspended greenlet must be able to kill it.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let value = settle(receive(t));
+        let value = receive(t);
         let body = current().body.take().expect("a new greenlet has a body");
         body(value)
     }));
@@ -413,11 +573,8 @@ fn run(t: Transfer) -> Context {
         }
     };
     drop(me);
-    let from = CURRENT
-        .with(|c| c.replace(Some(target)))
-        .expect("current is set");
-    IN_FLIGHT.set(Some(InFlight { from, message }));
-    context
+    let from = CURRENT.replace(Rc::into_raw(target));
+    (context, Handoff::new(from, message, true))
 }
 
 impl Clone for Greenlet {
@@ -442,14 +599,10 @@ impl Drop for Greenlet {
         if Rc::strong_count(&self.0) != 1 || self.0.status.get() != Status::Active {
             return;
         }
-        let Ok(here) = CURRENT.try_with(|c| {
-            let cur = c.take();
-            c.set(cur.clone());
-            cur
-        }) else {
+        if CURRENT.get().is_null() {
             return; // thread teardown: Inner's drop leaks the stack
-        };
-        let Some(here) = here else { return };
+        }
+        let here = current();
         if std::thread::panicking() {
             // We cannot switch mid-unwind: keep it alive and kill it at the next safe
             // point (see `kill_deferred`).
