@@ -260,6 +260,12 @@ impl StackPool {
         POOL.with(f)
     }
 
+    /// Like [`with`](Self::with), but `None` once the pool has been destroyed (late in
+    /// the thread's exit) instead of a panic.
+    pub fn try_with<T>(f: impl FnOnce(&StackPool) -> T) -> Option<T> {
+        POOL.try_with(f).ok()
+    }
+
     /// A stack with at least `size` usable bytes: a cached one when `size` is the
     /// default, otherwise a new mapping.
     pub fn take(&self, size: usize) -> Result<Stack, StackError> {

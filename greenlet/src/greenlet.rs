@@ -208,22 +208,21 @@ fn current_ptr() -> *const Inner {
 #[cold]
 #[inline(never)]
 fn make_root() -> *const Inner {
-    // Registers the release at thread exit. Once it has run (a destructor of another
-    // thread-local using greenlets late in the thread's teardown), the new root is
-    // leaked instead: that is a small allocation, at thread exit only.
+    // The thread's greenlet state is first used here: touch all of it now. Thread-local
+    // destructors run in the reverse order of first use, so it then outlives whatever
+    // is built on greenlets later and torn down at thread exit (a hub, say).
+    // Once the release has run (a destructor of another thread-local using greenlets
+    // late in the thread's teardown), the new root is leaked instead: that is a small
+    // allocation, at thread exit only.
     let _ = RELEASE_CURRENT.try_with(|_| ());
+    let _ = DEFERRED_KILLS.try_with(|_| ());
+    let _ = StackPool::try_with(|_| ());
     let root = Rc::into_raw(root());
     CURRENT.set(root);
     root
 }
 
 fn root() -> Rc<Inner> {
-    // The thread's greenlet state is first used here: touch all of it now. Thread-local
-    // destructors run in the reverse order of first use, so it then outlives whatever
-    // is built on greenlets later and torn down at thread exit (a hub, say).
-    IN_FLIGHT.set(None);
-    let _ = DEFERRED_KILLS.try_with(|_| ());
-    StackPool::with(|_| ());
     Rc::new(Inner {
         status: Cell::new(Status::Active),
         context: Cell::new(None),
@@ -485,7 +484,8 @@ fn receive_rare(
     if tagged.addr() & DIED != 0 {
         // Its last frame jumped here and nothing runs on its stack any more.
         if let Some(stack) = from.stack.take() {
-            StackPool::with(|p| p.give(stack));
+            // Late in the thread's exit the pool is gone: the stack is unmapped instead.
+            let _ = StackPool::try_with(move |p| p.give(stack));
         }
     } else {
         from.context.set(Some(context));
