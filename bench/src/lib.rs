@@ -7,6 +7,10 @@
 //! the summary table (ours / peer against the target), which `src/bin/ratios.rs` and the
 //! end of the criterion run both print.
 //!
+//! Benchmarks of whole programs are scripts under `bench/scripts/`: `download.sh` runs the
+//! `download` example against curl and tokio + reqwest (`bench/peers/reqwest-download`, a
+//! standalone crate CI never builds) over a local nginx. `bench/README.md` documents them.
+//!
 //! Figures are recorded in `docs/BENCHMARKS.md`; timings are never asserted.
 
 pub mod ratios;

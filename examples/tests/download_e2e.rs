@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use examples::download::args::{Command as Cli, parse_args};
 use examples::download::greenlet::{
     HubServer, Job, MonkeyConnector, Outcome, hub_client, one_at_a_time, run_downloads,
 };
@@ -676,6 +677,36 @@ fn server_and_downloads_share_one_hub_with_at_most_n_at_once() {
         recorder.events.borrow().len(),
         2 * paths.len(),
         "every URL started and ended once"
+    );
+}
+
+#[test]
+fn the_command_lines_client_keeps_a_connection_for_every_download_in_flight() {
+    let mut site = hub_site();
+    for i in 0..200 {
+        site = site.route(format!("/f{i}.bin"), Route::File { len: 2_000 });
+    }
+    let server = HubServer::start(Arc::new(site)).unwrap();
+    let Ok(Cli::Run(args)) = parse_args(["-c".to_owned(), "20".to_owned()]) else {
+        panic!("should parse");
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Rc::new(OutputDir::new(tmp.path()).unwrap());
+    let jobs: Vec<Job> = (0..200)
+        .map(|i| Job::new(server.url(&format!("/f{i}.bin"))))
+        .collect();
+
+    let client = hub_client(args.client_options().unwrap());
+    let run = run_downloads(&client, &dir, &jobs, args.concurrency, Rc::new(Silent));
+
+    assert_eq!((run.summary.files, run.summary.failures), (200, 0));
+    // Each greenlet hands its connection back before the next one starts, so 20 places in
+    // the pool need 20 connections; an idle cache smaller than that would reconnect.
+    assert_eq!(server.site().requests(), 200);
+    assert!(
+        server.site().connections() <= 20,
+        "{} connections for 20 at once",
+        server.site().connections()
     );
 }
 

@@ -164,13 +164,16 @@ impl Args {
         }
     }
 
-    /// Client options for these arguments (TLS roots loaded from `--ca`).
+    /// Client options for these arguments (TLS roots loaded from `--ca`). Every download
+    /// in flight can hand its connection back to the keep-alive cache: with fewer idle
+    /// places than `-c`, most URLs to one host would open a connection of their own.
     pub fn client_options(&self) -> Result<Options, DownloadError> {
         let tls: Arc<rustls::ClientConfig> = client::tls_config(&self.ca_files, self.insecure)?;
         Ok(Options {
             connect_timeout: self.timeout,
             read_timeout: self.timeout,
             retries: self.retries,
+            max_idle_per_host: self.concurrency,
             tls,
             ..Options::default()
         })

@@ -118,7 +118,9 @@ pub struct Options {
     pub max_backoff: Duration,
     pub max_redirects: usize,
     pub max_head_bytes: usize,
-    /// Idle keep-alive connections kept per (scheme, host, port).
+    /// Idle keep-alive connections kept per (scheme, host, port). Make it at least the
+    /// number of downloads running at once: each one beyond it closes its connection on
+    /// return, so the next URL pays a new connect (the `download` binary uses its `-c`).
     pub max_idle_per_host: usize,
     pub user_agent: String,
     pub tls: Arc<rustls::ClientConfig>,

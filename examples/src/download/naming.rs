@@ -118,6 +118,8 @@ fn is_plain_component(name: &str) -> bool {
 pub struct OutputDir {
     root: PathBuf,
     taken: Mutex<HashSet<String>>,
+    /// This process's id, for temporary names; read once, as `process::id` is a syscall.
+    pid: u32,
 }
 
 impl OutputDir {
@@ -128,6 +130,7 @@ impl OutputDir {
         Ok(Self {
             root: fs::canonicalize(path).map_err(|e| with_path(e, path))?,
             taken: Mutex::default(),
+            pid: std::process::id(),
         })
     }
 
@@ -169,9 +172,7 @@ impl OutputDir {
             ));
         }
         let dest = self.root.join(&name);
-        let temp = self
-            .root
-            .join(format!(".{name}.{}.part", std::process::id()));
+        let temp = self.root.join(format!(".{name}.{}.part", self.pid));
         let file = create_fresh(&temp)?;
         Ok(PartFile {
             file,
