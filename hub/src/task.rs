@@ -17,7 +17,6 @@ use crate::{Error, panic_message};
 /// What the hub knows of a greenlet it schedules (the root greenlet has one too).
 pub(crate) struct Task {
     pub(crate) greenlet: Greenlet,
-    pub(crate) name: Option<Rc<str>>,
     /// Stamp of the current wait; bumped when a wait begins and when it ends.
     pub(crate) generation: Cell<u64>,
     /// Switched to the hub inside `Waiter::park`.
@@ -34,10 +33,9 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    pub(crate) fn new(greenlet: Greenlet, name: Option<Rc<str>>) -> Rc<Task> {
+    pub(crate) fn new(greenlet: Greenlet) -> Rc<Task> {
         Rc::new(Task {
             greenlet,
-            name,
             generation: Cell::new(0),
             parked: Cell::new(false),
             woken: Cell::new(None),
@@ -47,6 +45,12 @@ impl Task {
             joiners: RefCell::new(Vec::new()),
             links: RefCell::new(Vec::new()),
         })
+    }
+
+    /// The greenlet's name (kept by the greenlet only: a task's bookkeeping is most of
+    /// what an idle greenlet costs besides its stack page).
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.greenlet.name()
     }
 
     pub(crate) fn begin_wait(&self) -> u64 {
@@ -196,20 +200,21 @@ impl Builder {
 
     fn prepare<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
         let hub = Hub::current();
-        let slot: Rc<RefCell<Option<Result<T, Error>>>> = Rc::new(RefCell::new(None));
-        let name: Option<Rc<str>> = self.name.map(Rc::from);
         let mut builder = Greenlet::builder().parent(&hub.greenlet);
-        if let Some(n) = &name {
-            builder = builder.name(n.to_string());
+        if let Some(n) = self.name {
+            builder = builder.name(n);
         }
         if let Some(size) = self.stack_size {
             builder = builder.stack_size(size);
         }
-        let task_cell: Rc<Cell<Weak<Task>>> = Rc::new(Cell::new(Weak::new()));
+        // One allocation shared by the handle and the body: a greenlet's bookkeeping is
+        // most of what an idle one costs besides its stack page.
+        let outcome = Rc::new(Outcome {
+            task: Cell::new(Weak::new()),
+            result: RefCell::new(None),
+        });
         let finisher = Finisher {
-            task: task_cell.clone(),
-            slot: slot.clone(),
-            name: name.clone(),
+            outcome: outcome.clone(),
         };
         let greenlet = builder.spawn(move |_| {
             let finisher = finisher;
@@ -221,37 +226,42 @@ impl Builder {
             finisher.finish(result);
             Value::none()
         });
-        let task = Task::new(greenlet, name);
-        task_cell.set(Rc::downgrade(&task));
+        let task = Task::new(greenlet);
+        outcome.task.set(Rc::downgrade(&task));
         hub.live_tasks.set(hub.live_tasks.get() + 1);
-        tracing::trace!(
-            greenlet = task.name.as_deref().unwrap_or("<unnamed>"),
-            "spawn"
-        );
-        JoinHandle { task, slot }
+        tracing::trace!(greenlet = task.name().unwrap_or("<unnamed>"), "spawn");
+        JoinHandle {
+            task,
+            slot: outcome,
+        }
     }
+}
+
+/// A spawned greenlet's result, and the way from its body back to its task.
+struct Outcome<T> {
+    /// Set once the task exists; taken when the result is stored.
+    task: Cell<Weak<Task>>,
+    result: RefCell<Option<Result<T, Error>>>,
 }
 
 /// Stores a task's result and wakes its joiners. Dropped without finishing (the task
 /// was killed before it ran), it records [`Error::Killed`].
 struct Finisher<T> {
-    task: Rc<Cell<Weak<Task>>>,
-    slot: Rc<RefCell<Option<Result<T, Error>>>>,
-    name: Option<Rc<str>>,
+    outcome: Rc<Outcome<T>>,
 }
 
 impl<T> Finisher<T> {
     fn finish(&self, result: Result<T, Error>) {
+        let task = self.outcome.task.replace(Weak::new()).upgrade();
         if let Err(Error::Panicked(p)) = &result {
             tracing::error!(
                 "<Greenlet {}> failed with {}",
-                self.name.as_deref().unwrap_or("<unnamed>"),
+                task.as_ref().and_then(|t| t.name()).unwrap_or("<unnamed>"),
                 panic_message(p)
             );
         }
-        *self.slot.borrow_mut() = Some(result);
-        let task = self.task.replace(Weak::new());
-        if let Some(task) = task.upgrade() {
+        *self.outcome.result.borrow_mut() = Some(result);
+        if let Some(task) = task {
             task.complete();
         }
     }
@@ -259,7 +269,7 @@ impl<T> Finisher<T> {
 
 impl<T> Drop for Finisher<T> {
     fn drop(&mut self) {
-        if self.slot.borrow().is_none() {
+        if self.outcome.result.borrow().is_none() {
             self.finish(Err(Error::Killed));
         }
     }
@@ -283,7 +293,7 @@ pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static)
 /// A spawned greenlet: wait for it, take its result, kill it, link callbacks.
 pub struct JoinHandle<T> {
     task: Rc<Task>,
-    slot: Rc<RefCell<Option<Result<T, Error>>>>,
+    slot: Rc<Outcome<T>>,
 }
 
 impl<T> JoinHandle<T> {
@@ -315,12 +325,12 @@ impl<T> JoinHandle<T> {
 
     /// True once it has finished with a value (gevent's `successful()`).
     pub fn is_successful(&self) -> bool {
-        matches!(&*self.slot.borrow(), Some(Ok(_)))
+        matches!(&*self.slot.result.borrow(), Some(Ok(_)))
     }
 
     /// Takes the result if it has finished and the result is still there.
     pub fn take_result(&self) -> Option<Result<T, Error>> {
-        self.slot.borrow_mut().take()
+        self.slot.result.borrow_mut().take()
     }
 
     /// A copy of its value, if it finished with one (gevent's `value`).
@@ -328,7 +338,7 @@ impl<T> JoinHandle<T> {
     where
         T: Clone,
     {
-        match &*self.slot.borrow() {
+        match &*self.slot.result.borrow() {
             Some(Ok(v)) => Some(v.clone()),
             _ => None,
         }
@@ -366,7 +376,7 @@ impl<T> JoinHandle<T> {
 
     /// Its name, if it was given one.
     pub fn name(&self) -> Option<&str> {
-        self.task.name.as_deref()
+        self.task.name()
     }
 
     pub(crate) fn task(&self) -> &Rc<Task> {
@@ -377,7 +387,7 @@ impl<T> JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("name", &self.task.name)
+            .field("name", &self.task.name())
             .field("ready", &self.task.done.get())
             .finish()
     }
