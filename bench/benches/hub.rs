@@ -7,11 +7,19 @@
 //! them. Memory per sleeping greenlet is the `memory` binary's job.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bench::hub_sync::{self, ITEMS, JOBS};
 use bench::hub_tasks::{self, round_robin, spawn_join, timers};
 use criterion::{Criterion, Throughput};
+
+/// Times `iters` operations done by one call of `f` (so a tokio side enters
+/// `block_on` once per sample, not once per operation).
+fn timed(iters: u64, f: impl FnOnce(u64)) -> Duration {
+    let start = Instant::now();
+    f(iters);
+    start.elapsed()
+}
 
 /// Spawn + join, one task at a time.
 fn spawn_join(c: &mut Criterion) {
@@ -19,12 +27,26 @@ fn spawn_join(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let rt = hub_tasks::tokio_runtime();
 
-    group.bench_function("hub::spawn + join", |b| b.iter(|| spawn_join::hub(1)));
+    group.bench_function("hub::spawn + join", |b| {
+        b.iter_custom(|n| {
+            timed(n, |n| {
+                black_box(spawn_join::hub(n));
+            })
+        })
+    });
     group.bench_function("tokio current_thread spawn + await", |b| {
-        b.iter(|| spawn_join::tokio(&rt, 1))
+        b.iter_custom(|n| {
+            timed(n, |n| {
+                black_box(spawn_join::tokio(&rt, n));
+            })
+        })
     });
     group.bench_function("std::thread::spawn + join", |b| {
-        b.iter(|| spawn_join::thread(1))
+        b.iter_custom(|n| {
+            timed(n, |n| {
+                black_box(spawn_join::thread(n));
+            })
+        })
     });
 
     group.finish();
@@ -55,12 +77,14 @@ fn timer_arm_cancel(c: &mut Criterion) {
     let rt = hub_tasks::tokio_runtime();
 
     let background = timers::hub_background(timers::BACKGROUND);
-    group.bench_function("hub Timeout::start + drop", |b| b.iter(|| timers::hub(1)));
+    group.bench_function("hub Timeout::start + drop", |b| {
+        b.iter_custom(|n| timed(n, timers::hub))
+    });
     drop(background);
 
     let background = timers::tokio_background(&rt, timers::BACKGROUND);
     group.bench_function("tokio sleep polled once + drop", |b| {
-        b.iter(|| timers::tokio(&rt, 1))
+        b.iter_custom(|n| timed(n, |n| timers::tokio(&rt, n)))
     });
     {
         let _in_runtime = rt.enter();
@@ -104,18 +128,20 @@ fn pool_map(c: &mut Criterion) {
     group.bench_function("hub Pool::new(100).map", |b| {
         b.iter(|| hub_sync::hub_pool_map(black_box(JOBS)))
     });
-    group.bench_function("hub Group::map (unbounded)", |b| {
-        b.iter(|| hub_sync::hub_group_map(black_box(JOBS)))
-    });
     let rt = hub_sync::tokio_runtime();
-    group.bench_function("tokio spawn, 100 at once (Semaphore)", |b| {
+    group.bench_function("tokio JoinSet, 100 at once", |b| {
         b.iter(|| hub_sync::tokio_bounded_map(&rt, black_box(JOBS)))
-    });
-    group.bench_function("tokio spawn, all at once", |b| {
-        b.iter(|| hub_sync::tokio_spawn_map(&rt, black_box(JOBS)))
     });
     group.bench_function("native Iterator map (floor)", |b| {
         b.iter(|| hub_sync::native_map(black_box(JOBS)))
+    });
+    // The unbounded maps last: 100k tasks alive at once leave the allocator in a
+    // state that slows whatever runs after them in this process (see BENCHMARKS.md).
+    group.bench_function("tokio spawn, all at once", |b| {
+        b.iter(|| hub_sync::tokio_spawn_map(&rt, black_box(JOBS)))
+    });
+    group.bench_function("hub Group::map (unbounded)", |b| {
+        b.iter(|| hub_sync::hub_group_map(black_box(JOBS)))
     });
 
     group.finish();

@@ -5,7 +5,6 @@
 //! side can skip work.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use tokio::runtime::Runtime;
 
@@ -108,24 +107,25 @@ pub fn hub_group_map(n: u64) -> u64 {
     out.into_iter().fold(0, u64::wrapping_add)
 }
 
-/// Peer: tokio current-thread, at most 100 tasks at once (a `Semaphore` permit per
-/// task, as `Pool` has a slot per greenlet), results awaited in input order.
+/// Peer: tokio current-thread, at most 100 tasks at once in a `JoinSet` (as `Pool`
+/// has 100 slots), each result stored at its input index: the same ordered vector
+/// `Pool::map` returns, with no more than 100 tasks alive at any time.
 pub fn tokio_bounded_map(rt: &Runtime, n: u64) -> u64 {
     rt.block_on(async move {
-        let slots = Arc::new(tokio::sync::Semaphore::new(POOL_SIZE));
-        let mut handles = Vec::with_capacity(n as usize);
+        let mut running = tokio::task::JoinSet::new();
+        let mut out = vec![0u64; n as usize];
         for i in 0..n {
-            let permit = slots.clone().acquire_owned().await.unwrap();
-            handles.push(tokio::spawn(async move {
-                let _permit = permit;
-                black_box(i) + 1
-            }));
+            if running.len() == POOL_SIZE {
+                let (at, v) = running.join_next().await.unwrap().unwrap();
+                out[at] = v;
+            }
+            running.spawn(async move { (i as usize, black_box(i) + 1) });
         }
-        let mut sum = 0u64;
-        for h in handles {
-            sum = sum.wrapping_add(h.await.unwrap());
+        while let Some(done) = running.join_next().await {
+            let (at, v) = done.unwrap();
+            out[at] = v;
         }
-        sum
+        out.into_iter().fold(0, u64::wrapping_add)
     })
 }
 
