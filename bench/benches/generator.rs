@@ -1,9 +1,9 @@
 //! Generator and greenlet benchmarks, each group timing gevent-rs and its peers in the
 //! same run.
 //!
-//! `cargo bench -p bench --bench generator`; after criterion's report, the ratios
-//! table (ours / peer, with targets) is printed, as `cargo run --release -p bench
-//! --bin ratios` prints it.
+//! `cargo bench -p bench --bench generator`; after criterion's report, the coroutine
+//! rows of the ratios table (ours / peer, with targets) are printed, as `cargo run
+//! --release -p bench --bin ratios coroutines` prints them.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -136,5 +136,8 @@ fn main() {
     }
     println!();
     println!("Ratios (ours / peer; median of interleaved Instant-timed runs):");
-    bench::ratios::run(bench::ratios::Plan::default());
+    bench::ratios::run(
+        bench::ratios::Plan::default(),
+        bench::ratios::Groups::Coroutines,
+    );
 }

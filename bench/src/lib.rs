@@ -2,10 +2,12 @@
 //!
 //! Each module holds one benchmark group: the gevent-rs side and every peer, written
 //! so that they do the same work and hand the same values to
-//! [`black_box`](std::hint::black_box). The criterion benches (`benches/generator.rs`)
-//! time them in detail; [`ratios`] times them again with plain `Instant` loops and prints
-//! the summary table (ours / peer against the target), which `src/bin/ratios.rs` and the
-//! end of the criterion run both print.
+//! [`black_box`](std::hint::black_box). The criterion benches (`benches/generator.rs`
+//! for generators and greenlets, `benches/hub.rs` for the hub) time them in detail;
+//! [`ratios`] times them again with plain `Instant` loops and prints the summary table
+//! (ours / peer against the target), which `src/bin/ratios.rs` and the end of each
+//! criterion run print. Memory per sleeping greenlet is measured in child processes by
+//! [`memory`] (`src/bin/memory.rs`).
 //!
 //! Benchmarks of whole programs are scripts under `bench/scripts/`: `download.sh` runs the
 //! `download` example against curl and tokio + reqwest (`bench/peers/reqwest-download`, a
@@ -13,6 +15,9 @@
 //!
 //! Figures are recorded in `docs/BENCHMARKS.md`; timings are never asserted.
 
+pub mod hub_sync;
+pub mod hub_tasks;
+pub mod memory;
 pub mod ratios;
 
 /// Group 1: one yield + resume round trip of a suspended coroutine.

@@ -1,13 +1,18 @@
 //! The summary: ours / peer for every benchmark, timed with plain `Instant` loops.
 //!
+//! Two sets of rows: the coroutines (gen-core generators, greenlet switches) and the
+//! hub (spawn + join, `sleep(0)` round robin, timers, queue hand-off, pool map).
+//!
 //! Each row times the gevent-rs side and the peer alternately (ours, peer, ours, peer,
 //! …) so that drift of the machine hits both, and keeps the median of the runs for
 //! each. The ratio is median(ours) / median(peer).
 
 use std::fmt;
+use std::hint::black_box;
 use std::time::Instant;
 
-use crate::{iterate, lifecycle, resume, switch};
+use crate::hub_tasks::{self, round_robin, spawn_join, timers};
+use crate::{hub_sync, iterate, lifecycle, resume, switch};
 
 /// What a row is held to.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +86,19 @@ pub struct Plan {
     pub items: u64,
     /// Generator lifecycles per run.
     pub lifecycles: u64,
+    /// Spawn + join rounds per run (hub and tokio).
+    pub spawns: u64,
+    /// Spawn + join rounds per run for the OS-thread peer (~50x slower).
+    pub thread_spawns: u64,
+    /// Yields per run in the `sleep(0)` round robin (a multiple of
+    /// [`round_robin::TASKS`]).
+    pub yields: u64,
+    /// Timer arm + cancel pairs per run.
+    pub timer_ops: u64,
+    /// Items per run in the queue hand-off group.
+    pub handoff_items: u64,
+    /// Jobs per run in the pool map group.
+    pub map_jobs: u64,
 }
 
 impl Default for Plan {
@@ -91,6 +109,14 @@ impl Default for Plan {
             thread_ops: 20_000,
             items: iterate::ITEMS,
             lifecycles: 2_000_000,
+            // Hub runs are kept to ~10-50 ms: on a shared machine a longer run is more
+            // often descheduled part-way, which the median cannot filter out.
+            spawns: 20_000,
+            thread_spawns: 1_000,
+            yields: 50 * round_robin::TASKS,
+            timer_ops: 100_000,
+            handoff_items: hub_sync::ITEMS,
+            map_jobs: hub_sync::JOBS,
         }
     }
 }
@@ -128,8 +154,31 @@ pub fn compare(
     (median(a), median(b))
 }
 
-/// Runs every row of the summary.
-pub fn measure(plan: Plan) -> Vec<Row> {
+/// Which rows to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Groups {
+    /// Generators and greenlets (gen-core, greenlet).
+    Coroutines,
+    /// The hub: tasks, timers, queues, pools.
+    Hub,
+    /// Both.
+    All,
+}
+
+/// Runs the rows of `groups`.
+pub fn measure(plan: Plan, groups: Groups) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if groups != Groups::Hub {
+        rows.extend(measure_coroutines(plan));
+    }
+    if groups != Groups::Coroutines {
+        rows.extend(measure_hub(plan));
+    }
+    rows
+}
+
+/// The generator and greenlet rows.
+pub fn measure_coroutines(plan: Plan) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut row = |benchmark, peer, target, (ours_ns, peer_ns): (f64, f64)| {
         rows.push(Row {
@@ -276,6 +325,179 @@ pub fn measure(plan: Plan) -> Vec<Row> {
     rows
 }
 
+/// The hub rows (issues #4 and #5), each against tokio's current-thread runtime and,
+/// where it applies, OS threads.
+pub fn measure_hub(plan: Plan) -> Vec<Row> {
+    hub_tasks::check();
+    hub_sync::check();
+    let mut rows = Vec::new();
+    let mut row = |benchmark, peer, target, (ours_ns, peer_ns): (f64, f64)| {
+        rows.push(Row {
+            benchmark,
+            ours_ns,
+            peer,
+            peer_ns,
+            target,
+        })
+    };
+    let runs = plan.runs;
+    let rt = hub_tasks::tokio_runtime();
+
+    row(
+        "hub spawn + join, one at a time (ns/task)",
+        "tokio current_thread spawn + await",
+        Target::RatioAtMost(1.0),
+        compare(
+            runs,
+            plan.spawns,
+            |n| {
+                black_box(spawn_join::hub(n));
+            },
+            |n| {
+                black_box(spawn_join::tokio(&rt, n));
+            },
+        ),
+    );
+    row(
+        "hub spawn + join, one at a time (ns/task)",
+        "std::thread::spawn + join",
+        Target::Reference,
+        compare(
+            runs.min(5),
+            plan.thread_spawns,
+            |n| {
+                black_box(spawn_join::hub(n));
+            },
+            |n| {
+                black_box(spawn_join::thread(n));
+            },
+        ),
+    );
+    row(
+        "hub spawn 1000 then join them (ns/task)",
+        "tokio current_thread, same",
+        Target::Reference,
+        compare(
+            runs,
+            plan.spawns,
+            |n| {
+                black_box(spawn_join::hub_batched(n));
+            },
+            |n| {
+                black_box(spawn_join::tokio_batched(&rt, n));
+            },
+        ),
+    );
+    let tasks = round_robin::TASKS;
+    row(
+        "sleep(0) round robin, 1000 greenlets (ns/switch)",
+        "tokio yield_now, 1000 tasks",
+        Target::Reference,
+        compare(
+            runs,
+            plan.yields,
+            |n| {
+                black_box(round_robin::hub(n / tasks));
+            },
+            |n| {
+                black_box(round_robin::tokio(&rt, n / tasks));
+            },
+        ),
+    );
+    let hub_background = timers::hub_background(timers::BACKGROUND);
+    let tokio_background = timers::tokio_background(&rt, timers::BACKGROUND);
+    row(
+        "timer arm + cancel, 10k armed (ns/op): hub Timeout",
+        "tokio sleep polled once + drop",
+        Target::Reference,
+        compare(runs, plan.timer_ops, timers::hub, |n| timers::tokio(&rt, n)),
+    );
+    drop(hub_background);
+    {
+        let _in_runtime = rt.enter();
+        drop(tokio_background);
+    }
+
+    let items = plan.handoff_items;
+    row(
+        "queue hand-off, bounded(64) (ns/item): hub Queue, 2 greenlets",
+        "tokio mpsc(64), current_thread",
+        Target::Reference,
+        compare(
+            runs,
+            items,
+            |n| {
+                black_box(hub_sync::hub_queue(n));
+            },
+            |n| {
+                black_box(hub_sync::tokio_mpsc(&rt, n));
+            },
+        ),
+    );
+    row(
+        "queue hand-off, bounded(64) (ns/item): hub Queue, 2 greenlets",
+        "crossbeam bounded(64), 2 OS threads",
+        Target::Reference,
+        compare(
+            runs,
+            items,
+            |n| {
+                black_box(hub_sync::hub_queue(n));
+            },
+            |n| {
+                black_box(hub_sync::crossbeam_threads(n));
+            },
+        ),
+    );
+    row(
+        "rendezvous hand-off (ns/item): hub Channel, 2 greenlets",
+        "tokio mpsc(64), current_thread",
+        Target::Reference,
+        compare(
+            runs,
+            items,
+            |n| {
+                black_box(hub_sync::hub_channel(n));
+            },
+            |n| {
+                black_box(hub_sync::tokio_mpsc(&rt, n));
+            },
+        ),
+    );
+    let jobs = plan.map_jobs;
+    row(
+        "map of 100k trivial jobs, 100 at once (ns/job): hub Pool(100).map",
+        "tokio JoinSet, 100 at once, current_thread",
+        Target::Reference,
+        compare(
+            runs.min(7),
+            jobs,
+            |n| {
+                black_box(hub_sync::hub_pool_map(n));
+            },
+            |n| {
+                black_box(hub_sync::tokio_bounded_map(&rt, n));
+            },
+        ),
+    );
+    row(
+        "map of 100k trivial jobs, unbounded (ns/job): hub Group.map",
+        "tokio spawn all, current_thread",
+        Target::Reference,
+        compare(
+            runs.min(7),
+            jobs,
+            |n| {
+                black_box(hub_sync::hub_group_map(n));
+            },
+            |n| {
+                black_box(hub_sync::tokio_spawn_map(&rt, n));
+            },
+        ),
+    );
+    rows
+}
+
 fn fmt_ns(ns: f64) -> String {
     if ns >= 100.0 {
         format!("{ns:.0} ns")
@@ -307,8 +529,8 @@ pub fn print(rows: &[Row]) {
     }
 }
 
-/// Measures with `plan` and prints the table.
-pub fn run(plan: Plan) {
-    let rows = measure(plan);
+/// Measures `groups` with `plan` and prints the table.
+pub fn run(plan: Plan, groups: Groups) {
+    let rows = measure(plan, groups);
     print(&rows);
 }

@@ -62,6 +62,10 @@ pub struct Hub {
 /// many turns of the ready queue.
 const TURNS_PER_POLL: u32 = 64;
 
+/// Ready-queue capacity kept after a burst (a mass spawn) has drained; the rest is
+/// given back, so 100k greenlets spawned at once do not pin 3 MiB for good.
+const READY_CAPACITY_KEPT: usize = 1024;
+
 thread_local! {
     static HUB: HubSlot = HubSlot::new();
 }
@@ -116,7 +120,7 @@ impl Hub {
             .name("hub")
             .parent(&root)
             .spawn(|_| run_loop());
-        let root = Task::new(root, Some("main".into()), tracing::Span::none());
+        let root = Task::new(root, tracing::Span::none());
         let hub = Rc::new(Hub {
             greenlet,
             poll: RefCell::new(poll),
@@ -173,14 +177,14 @@ impl Hub {
     /// Records a new task, for the teardown.
     pub(crate) fn register(&self, task: &Rc<Task>) {
         let mut tasks = self.tasks.borrow_mut();
-        task.index.set(tasks.len());
+        task.index.set(tasks.len() as u32);
         tasks.push(Rc::downgrade(task));
     }
 
     /// Forgets a task record that is being dropped.
     pub(crate) fn unregister(&self, task: &Task) {
         let mut tasks = self.tasks.borrow_mut();
-        let index = task.index.get();
+        let index = task.index.get() as usize;
         let ours = |w: &Weak<Task>| std::ptr::eq(w.as_ptr(), task);
         let Some(index) = (tasks.get(index).is_some_and(ours))
             .then_some(index)
@@ -190,7 +194,7 @@ impl Hub {
         };
         tasks.swap_remove(index);
         if let Some(moved) = tasks.get(index).and_then(Weak::upgrade) {
-            moved.index.set(index);
+            moved.index.set(index as u32);
         }
     }
 
@@ -261,6 +265,10 @@ impl Hub {
                 }
             }
         }
+        let mut ready = self.ready.borrow_mut();
+        if ready.capacity() > READY_CAPACITY_KEPT && ready.len() < READY_CAPACITY_KEPT / 4 {
+            ready.shrink_to(READY_CAPACITY_KEPT);
+        }
     }
 
     /// Switches into `task` until control comes back to the hub.
@@ -272,7 +280,7 @@ impl Hub {
         *self.current.borrow_mut() = Some(task.clone());
         let started = self.max_blocking.get().map(|_| Instant::now());
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            let _running = task.span.enter();
+            let _running = task.span.as_ref().map(|span| span.enter());
             switch(&task.greenlet)
         }));
         let result = match result {
@@ -286,7 +294,7 @@ impl Hub {
             let held = started.elapsed();
             if held > limit {
                 tracing::warn!(
-                    greenlet = task.name.as_deref().unwrap_or("<unnamed>"),
+                    greenlet = task.name().unwrap_or("<unnamed>"),
                     "greenlet blocked the loop for {:.3} s (max_blocking_time {:.3} s)",
                     held.as_secs_f64(),
                     limit.as_secs_f64()

@@ -17,11 +17,6 @@ use crate::{Error, panic_message};
 /// What the hub knows of a greenlet it schedules (the root greenlet has one too).
 pub(crate) struct Task {
     pub(crate) greenlet: Greenlet,
-    pub(crate) name: Option<Rc<str>>,
-    /// Entered while the task runs, so its events carry the greenlet's name and id.
-    pub(crate) span: tracing::Span,
-    /// Where the hub's task list keeps it (see `Hub::register`).
-    pub(crate) index: Cell<usize>,
     /// Stamp of the current wait; bumped when a wait begins and when it ends.
     pub(crate) generation: Cell<u64>,
     /// Switched to the hub inside `Waiter::park`.
@@ -33,26 +28,43 @@ pub(crate) struct Task {
     /// Set by `kill` before the task first ran: it never will.
     kill_requested: Cell<bool>,
     done: Cell<bool>,
-    joiners: RefCell<Vec<Waiter>>,
-    links: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// Where the hub's task list keeps it (see `Hub::register`).
+    pub(crate) index: Cell<u32>,
+    /// Who to tell when it finishes, in order (gevent's links; a join is one too).
+    on_done: RefCell<Vec<OnDone>>,
+    /// Entered while the task runs, so its events carry the greenlet's id and name;
+    /// `None` when no subscriber wants it (boxed: most runs have none).
+    pub(crate) span: Option<Box<tracing::Span>>,
+}
+
+/// What a finishing task does for each of those waiting on it.
+enum OnDone {
+    /// Wake a joiner's wait.
+    Wake(Waiter),
+    /// Schedule a [`JoinHandle::link`] callback on the hub.
+    Call(Box<dyn FnOnce()>),
 }
 
 impl Task {
-    pub(crate) fn new(greenlet: Greenlet, name: Option<Rc<str>>, span: tracing::Span) -> Rc<Task> {
+    pub(crate) fn new(greenlet: Greenlet, span: tracing::Span) -> Rc<Task> {
         Rc::new(Task {
             greenlet,
-            name,
-            span,
-            index: Cell::new(usize::MAX),
             generation: Cell::new(0),
             parked: Cell::new(false),
             woken: Cell::new(None),
             pending_timeout: RefCell::new(None),
             kill_requested: Cell::new(false),
             done: Cell::new(false),
-            joiners: RefCell::new(Vec::new()),
-            links: RefCell::new(Vec::new()),
+            index: Cell::new(u32::MAX),
+            on_done: RefCell::new(Vec::new()),
+            span: (!span.is_disabled()).then(|| Box::new(span)),
         })
+    }
+
+    /// The greenlet's name (kept by the greenlet only: a task's bookkeeping is most of
+    /// what an idle greenlet costs besides its stack page).
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.greenlet.name()
     }
 
     pub(crate) fn begin_wait(&self) -> u64 {
@@ -104,14 +116,18 @@ impl Task {
     /// Marks the task finished and tells everyone waiting for it.
     fn complete(&self) {
         self.done.set(true);
-        for waiter in self.joiners.borrow_mut().drain(..) {
-            waiter.wake();
-        }
-        let links = std::mem::take(&mut *self.links.borrow_mut());
-        if let Some(hub) = Hub::try_current() {
+        let on_done = std::mem::take(&mut *self.on_done.borrow_mut());
+        let hub = Hub::try_current();
+        if let Some(hub) = &hub {
             hub.live_tasks.set(hub.live_tasks.get() - 1);
-            for link in links {
-                hub.schedule(Ready::Call(link));
+        }
+        for item in on_done {
+            match (item, &hub) {
+                (OnDone::Wake(waiter), _) => {
+                    waiter.wake();
+                }
+                (OnDone::Call(f), Some(hub)) => hub.schedule(Ready::Call(f)),
+                (OnDone::Call(_), None) => {}
             }
         }
     }
@@ -125,7 +141,7 @@ impl Task {
         if self.done.get() {
             return;
         }
-        tracing::debug!(greenlet = self.name.as_deref(), "kill");
+        tracing::debug!(greenlet = self.name(), "kill");
         if self.greenlet.is_current() {
             panic::resume_unwind(Box::new(GreenletExit));
         }
@@ -135,14 +151,24 @@ impl Task {
         Hub::current().schedule(Ready::Throw(self.clone(), Box::new(GreenletExit)));
     }
 
+    fn add_joiner(&self, waiter: &Waiter) {
+        self.on_done.borrow_mut().push(OnDone::Wake(waiter.clone()));
+    }
+
+    fn forget_stale_joiners(&self) {
+        self.on_done
+            .borrow_mut()
+            .retain(|item| !matches!(item, OnDone::Wake(w) if w.is_stale()));
+    }
+
     /// Blocks the current task until this one has finished.
     fn wait_done(&self, timeout: Option<Duration>) -> Result<(), Error> {
         while !self.done.get() {
             let waiter = Waiter::new()?;
-            self.joiners.borrow_mut().push(waiter.clone());
+            self.add_joiner(&waiter);
             let _deadline = timeout.map(|d| TimerGuard::wake_after(d, &waiter));
             let parked = waiter.park();
-            self.joiners.borrow_mut().retain(|w| !w.is_stale());
+            self.forget_stale_joiners();
             parked?;
         }
         Ok(())
@@ -211,20 +237,21 @@ impl Builder {
 
     fn prepare<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
         let hub = Hub::current();
-        let slot: Rc<RefCell<Option<Result<T, Error>>>> = Rc::new(RefCell::new(None));
-        let name: Option<Rc<str>> = self.name.map(Rc::from);
         let mut builder = Greenlet::builder().parent(&hub.greenlet);
-        if let Some(n) = &name {
-            builder = builder.name(n.to_string());
+        if let Some(n) = self.name {
+            builder = builder.name(n);
         }
         if let Some(size) = self.stack_size {
             builder = builder.stack_size(size);
         }
-        let task_cell: Rc<Cell<Weak<Task>>> = Rc::new(Cell::new(Weak::new()));
+        // One allocation shared by the handle and the body: a greenlet's bookkeeping is
+        // most of what an idle one costs besides its stack page.
+        let outcome = Rc::new(Outcome {
+            task: Cell::new(Weak::new()),
+            result: RefCell::new(None),
+        });
         let finisher = Finisher {
-            task: task_cell.clone(),
-            slot: slot.clone(),
-            name: name.clone(),
+            outcome: outcome.clone(),
         };
         let greenlet = builder.spawn(move |_| {
             let finisher = finisher;
@@ -237,36 +264,44 @@ impl Builder {
             Value::none()
         });
         let id = hub.new_task_id();
-        let span = tracing::info_span!("greenlet", id, name = name.as_deref());
-        let task = Task::new(greenlet, name, span);
+        let span = tracing::info_span!("greenlet", id, name = greenlet.name());
+        let task = Task::new(greenlet, span);
         hub.register(&task);
-        task_cell.set(Rc::downgrade(&task));
+        outcome.task.set(Rc::downgrade(&task));
         hub.live_tasks.set(hub.live_tasks.get() + 1);
-        tracing::trace!(id, greenlet = task.name.as_deref(), "spawn");
-        JoinHandle { task, slot }
+        tracing::trace!(id, greenlet = task.name(), "spawn");
+        JoinHandle {
+            task,
+            slot: outcome,
+        }
     }
+}
+
+/// A spawned greenlet's result, and the way from its body back to its task.
+struct Outcome<T> {
+    /// Set once the task exists; taken when the result is stored.
+    task: Cell<Weak<Task>>,
+    result: RefCell<Option<Result<T, Error>>>,
 }
 
 /// Stores a task's result and wakes its joiners. Dropped without finishing (the task
 /// was killed before it ran), it records [`Error::Killed`].
 struct Finisher<T> {
-    task: Rc<Cell<Weak<Task>>>,
-    slot: Rc<RefCell<Option<Result<T, Error>>>>,
-    name: Option<Rc<str>>,
+    outcome: Rc<Outcome<T>>,
 }
 
 impl<T> Finisher<T> {
     fn finish(&self, result: Result<T, Error>) {
+        let task = self.outcome.task.replace(Weak::new()).upgrade();
         if let Err(Error::Panicked(p)) = &result {
             tracing::error!(
                 "<Greenlet {}> failed with {}",
-                self.name.as_deref().unwrap_or("<unnamed>"),
+                task.as_ref().and_then(|t| t.name()).unwrap_or("<unnamed>"),
                 panic_message(p)
             );
         }
-        *self.slot.borrow_mut() = Some(result);
-        let task = self.task.replace(Weak::new());
-        if let Some(task) = task.upgrade() {
+        *self.outcome.result.borrow_mut() = Some(result);
+        if let Some(task) = task {
             task.complete();
         }
     }
@@ -274,7 +309,7 @@ impl<T> Finisher<T> {
 
 impl<T> Drop for Finisher<T> {
     fn drop(&mut self) {
-        if self.slot.borrow().is_none() {
+        if self.outcome.result.borrow().is_none() {
             self.finish(Err(Error::Killed));
         }
     }
@@ -298,7 +333,7 @@ pub fn spawn_later<T: 'static>(delay: Duration, f: impl FnOnce() -> T + 'static)
 /// A spawned greenlet: wait for it, take its result, kill it, link callbacks.
 pub struct JoinHandle<T> {
     task: Rc<Task>,
-    slot: Rc<RefCell<Option<Result<T, Error>>>>,
+    slot: Rc<Outcome<T>>,
 }
 
 impl<T> JoinHandle<T> {
@@ -330,12 +365,12 @@ impl<T> JoinHandle<T> {
 
     /// True once it has finished with a value (gevent's `successful()`).
     pub fn is_successful(&self) -> bool {
-        matches!(&*self.slot.borrow(), Some(Ok(_)))
+        matches!(&*self.slot.result.borrow(), Some(Ok(_)))
     }
 
     /// Takes the result if it has finished and the result is still there.
     pub fn take_result(&self) -> Option<Result<T, Error>> {
-        self.slot.borrow_mut().take()
+        self.slot.result.borrow_mut().take()
     }
 
     /// A copy of its value, if it finished with one (gevent's `value`).
@@ -343,7 +378,7 @@ impl<T> JoinHandle<T> {
     where
         T: Clone,
     {
-        match &*self.slot.borrow() {
+        match &*self.slot.result.borrow() {
             Some(Ok(v)) => Some(v.clone()),
             _ => None,
         }
@@ -375,13 +410,16 @@ impl<T> JoinHandle<T> {
         if self.task.done.get() {
             Hub::current().schedule(Ready::Call(Box::new(f)));
         } else {
-            self.task.links.borrow_mut().push(Box::new(f));
+            self.task
+                .on_done
+                .borrow_mut()
+                .push(OnDone::Call(Box::new(f)));
         }
     }
 
     /// Its name, if it was given one.
     pub fn name(&self) -> Option<&str> {
-        self.task.name.as_deref()
+        self.task.name()
     }
 
     pub(crate) fn task(&self) -> &Rc<Task> {
@@ -392,7 +430,7 @@ impl<T> JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("name", &self.task.name)
+            .field("name", &self.task.name())
             .field("ready", &self.task.done.get())
             .finish()
     }
@@ -417,12 +455,12 @@ pub fn joinall<'a, T: 'a>(
         }
         let waiter = Waiter::new()?;
         for task in tasks.iter().filter(|t| !t.done.get()) {
-            task.joiners.borrow_mut().push(waiter.clone());
+            task.add_joiner(&waiter);
         }
         let _deadline = deadline.map(|at| TimerGuard::wake_at(at, &waiter));
         let parked = waiter.park();
         for task in &tasks {
-            task.joiners.borrow_mut().retain(|w| !w.is_stale());
+            task.forget_stale_joiners();
         }
         match parked {
             Ok(()) => {}

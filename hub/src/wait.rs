@@ -126,7 +126,7 @@ impl Waiter {
 impl fmt::Debug for Waiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiter")
-            .field("task", &self.task.name)
+            .field("task", &self.task.name())
             .field("generation", &self.generation)
             .field("stale", &self.is_stale())
             .finish()
