@@ -67,3 +67,44 @@ fn greenlets_log_inside_their_span() {
     // Code outside any greenlet is not tagged with one.
     assert!(!line("back in main").contains("greenlet{"));
 }
+
+/// Runs `f` with a subscriber and returns what it logged.
+fn logged(f: impl FnOnce()) -> String {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn a_greenlet_holding_the_loop_is_reported() {
+    let hog = || {
+        hub::Builder::new()
+            .name("hog")
+            .spawn(|| std::thread::sleep(std::time::Duration::from_millis(80)))
+            .join()
+            .unwrap()
+    };
+    let log = logged(|| {
+        hub::Hub::current().set_max_blocking_time(Some(std::time::Duration::from_millis(20)));
+        hog();
+    });
+    let warning = log
+        .lines()
+        .find(|l| l.contains("blocked the loop"))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(
+        warning.contains("WARN") && warning.contains("hog"),
+        "{warning}"
+    );
+
+    let log = logged(|| {
+        hub::Hub::current().set_max_blocking_time(None);
+        hog();
+    });
+    assert!(!log.contains("blocked the loop"), "{log}");
+}
