@@ -103,6 +103,13 @@ impl Hub {
             .map_err(|_| crate::Error::HubGone)
     }
 
+    /// Runs `f` with this thread's hub if it has been made and the thread is not
+    /// exiting (no reference count traffic: for the hot paths).
+    #[inline]
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
+        HUB.try_with(|h| h.0.get().map(|hub| f(hub))).ok().flatten()
+    }
+
     /// This thread's hub if it has been made and the thread is not exiting.
     pub(crate) fn try_current() -> Option<Rc<Hub>> {
         HUB.try_with(|h| h.0.get().cloned()).ok().flatten()

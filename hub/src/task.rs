@@ -92,9 +92,7 @@ impl Task {
             return false;
         }
         self.woken.set(Some(reason));
-        if let Some(hub) = Hub::try_current() {
-            hub.schedule(Ready::Resume(self.clone(), self.generation.get()));
-        }
+        Hub::with_current(|hub| hub.schedule(Ready::Resume(self.clone(), self.generation.get())));
         true
     }
 
@@ -117,17 +115,15 @@ impl Task {
     fn complete(&self) {
         self.done.set(true);
         let on_done = std::mem::take(&mut *self.on_done.borrow_mut());
-        let hub = Hub::try_current();
-        if let Some(hub) = &hub {
-            hub.live_tasks.set(hub.live_tasks.get() - 1);
-        }
+        Hub::with_current(|hub| hub.live_tasks.set(hub.live_tasks.get() - 1));
         for item in on_done {
-            match (item, &hub) {
-                (OnDone::Wake(waiter), _) => {
+            match item {
+                OnDone::Wake(waiter) => {
                     waiter.wake();
                 }
-                (OnDone::Call(f), Some(hub)) => hub.schedule(Ready::Call(f)),
-                (OnDone::Call(_), None) => {}
+                OnDone::Call(f) => {
+                    Hub::with_current(|hub| hub.schedule(Ready::Call(f)));
+                }
             }
         }
     }
@@ -177,9 +173,7 @@ impl Task {
 
 impl Drop for Task {
     fn drop(&mut self) {
-        if let Some(hub) = Hub::try_current() {
-            hub.unregister(self);
-        }
+        Hub::with_current(|hub| hub.unregister(self));
     }
 }
 
@@ -210,8 +204,9 @@ impl Builder {
 
     /// Spawns `f` on this thread's hub; it starts at the hub's next turn.
     pub fn spawn<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
-        let handle = self.prepare(f);
-        Hub::current().schedule(Ready::Start(handle.task.clone()));
+        let hub = Hub::current();
+        let handle = self.prepare(&hub, f);
+        hub.schedule(Ready::Start(handle.task.clone()));
         handle
     }
 
@@ -221,9 +216,9 @@ impl Builder {
         delay: Duration,
         f: impl FnOnce() -> T + 'static,
     ) -> JoinHandle<T> {
-        let handle = self.prepare(f);
-        let task = handle.task.clone();
         let hub = Hub::current();
+        let handle = self.prepare(&hub, f);
+        let task = handle.task.clone();
         hub.timers.borrow_mut().insert_call(
             crate::timer::deadline_after(delay),
             Box::new(move || {
@@ -235,8 +230,7 @@ impl Builder {
         handle
     }
 
-    fn prepare<T: 'static>(self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
-        let hub = Hub::current();
+    fn prepare<T: 'static>(self, hub: &Hub, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
         let mut builder = Greenlet::builder().parent(&hub.greenlet);
         if let Some(n) = self.name {
             builder = builder.name(n);

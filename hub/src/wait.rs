@@ -51,10 +51,8 @@ impl Waiter {
             return false;
         }
         task.woken.set(Some(reason));
-        if task.parked.get()
-            && let Some(hub) = Hub::try_current()
-        {
-            hub.schedule(Ready::Resume(task.clone(), self.generation));
+        if task.parked.get() {
+            Hub::with_current(|hub| hub.schedule(Ready::Resume(task.clone(), self.generation)));
         }
         true
     }
