@@ -36,8 +36,8 @@ pub const NEXT_CONNECTION: &[u8] = b"\n--next-connection--\n";
 /// whole [`Client`] (keep-alive reuse, redirects, retries, draining error bodies) over
 /// connections that replay `data`.
 ///
-/// Properties: nothing panics or hangs; a body read successfully has exactly the bytes
-/// its framing announced, never more than arrived, and progress only grows; a successful
+/// Properties: nothing panics or hangs; a Content-Length is only taken when it is plain
+/// digits; a body read successfully has exactly the bytes its framing announced, never more than arrived, and progress only grows; a successful
 /// GET is a 2xx whose byte count is what reached the sink.
 pub fn check_http_response(data: &[u8]) {
     let first = data.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -57,6 +57,18 @@ fn check_framing(data: &[u8], capacity: usize) {
     let Ok(kind) = head.body_kind() else {
         return;
     };
+    if let BodyKind::Length(n) = kind {
+        // RFC 9110 §8.6: `1*DIGIT`, possibly repeated in a list, all equal.
+        for value in head.headers.get_all("content-length") {
+            for part in value.split(',').map(str::trim) {
+                assert!(
+                    !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()),
+                    "Content-Length {value:?} accepted"
+                );
+                assert_eq!(part.parse::<u64>().ok(), Some(n), "{value:?} read as {n}");
+            }
+        }
+    }
     let mut sink = Vec::new();
     let mut last = 0;
     let read = http::read_body(&mut r, kind, &mut sink, &mut |n| {
