@@ -82,4 +82,5 @@ pub use generator::{Builder, Generator, GeneratorExit, IgnoredExit, Payload, Yie
 pub use iter_core::{Resume, ResumeError, State};
 pub use stack::{
     DEFAULT_STACK_SIZE, MIN_STACK_SIZE, Stack, StackError, StackPool, live_stacks, stack_budget,
+    stacks_in_use,
 };

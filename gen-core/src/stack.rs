@@ -32,6 +32,11 @@ const BUDGET_PERCENT: usize = 75;
 
 static LIVE_STACKS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Stacks mapped by this thread and not unmapped yet (a `Stack` never leaves its thread).
+    static THREAD_STACKS: Cell<usize> = const { Cell::new(0) };
+}
+
 /// Why a stack could not be made.
 #[derive(Debug)]
 pub enum StackError {
@@ -83,6 +88,26 @@ pub fn stack_budget() -> usize {
 /// How many coroutine stacks are mapped in this process right now (pooled ones included).
 pub fn live_stacks() -> usize {
     LIVE_STACKS.load(Ordering::Relaxed)
+}
+
+/// How many coroutine stacks this thread has in use right now: mapped by it and not
+/// sitting in its [`StackPool`], so owned by a coroutine that is alive (or was leaked).
+///
+/// Unlike [`live_stacks`] it ignores the pool and other threads, so a leak test can
+/// compare it before and after a workload while other tests run in parallel.
+///
+/// ```
+/// let before = gen_core::stacks_in_use();
+/// let mut g = gen_core::Generator::new(|y| y.suspend(1));
+/// assert_eq!(g.next(), Some(1));
+/// assert_eq!(gen_core::stacks_in_use(), before + 1);
+/// drop(g); // unwound; its stack goes back to the pool
+/// assert_eq!(gen_core::stacks_in_use(), before);
+/// ```
+pub fn stacks_in_use() -> usize {
+    let mapped = THREAD_STACKS.try_with(Cell::get).unwrap_or(0);
+    let pooled = POOL.try_with(|p| p.cached()).unwrap_or(0);
+    mapped.saturating_sub(pooled)
 }
 
 pub(crate) fn page_size() -> usize {
@@ -150,6 +175,7 @@ impl Stack {
         }
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns null on success");
         let stack = Stack { base, len };
+        THREAD_STACKS.with(|n| n.set(n.get() + 1));
         overflow::register(stack.guard_start(), stack.top_of_mapping());
         crate::valgrind::stack_register(&stack);
         Ok(stack)
@@ -211,6 +237,7 @@ impl Drop for Stack {
         // since a running or suspended coroutine owns its stack until it finishes.
         unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
         LIVE_STACKS.fetch_sub(1, Ordering::Relaxed);
+        let _ = THREAD_STACKS.try_with(|n| n.set(n.get() - 1));
     }
 }
 
@@ -349,6 +376,26 @@ mod tests {
         assert_eq!(s.size(), MIN_STACK_SIZE);
         let s = Stack::new(MIN_STACK_SIZE + 1).unwrap();
         assert_eq!(s.size(), MIN_STACK_SIZE + page_size());
+    }
+
+    #[test]
+    fn stacks_in_use_counts_this_threads_stacks_outside_the_pool() {
+        let before = stacks_in_use();
+        let a = take(DEFAULT_STACK_SIZE).unwrap();
+        let b = Stack::new(MIN_STACK_SIZE).unwrap();
+        assert_eq!(stacks_in_use(), before + 2);
+        // Another thread's stacks are not counted here.
+        std::thread::spawn(|| {
+            let _c = Stack::new(MIN_STACK_SIZE).unwrap();
+            assert_eq!(stacks_in_use(), 1);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(stacks_in_use(), before + 2);
+        give(a); // pooled: mapped but not in use
+        assert_eq!(stacks_in_use(), before + 1);
+        drop(b); // unmapped
+        assert_eq!(stacks_in_use(), before);
     }
 
     #[test]

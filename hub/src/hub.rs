@@ -169,6 +169,19 @@ impl Hub {
         self.io.waiters()
     }
 
+    /// File descriptors registered with this hub's poller: one per live
+    /// [`crate::Registration`] (each evented socket, each `select` in progress), waited
+    /// on or not. The loop's own waker is not counted. With [`pending_timers`],
+    /// [`io_waiters`] and [`live_tasks`] it lets a leak test check that a workload left
+    /// nothing behind on the hub.
+    ///
+    /// [`pending_timers`]: Hub::pending_timers
+    /// [`io_waiters`]: Hub::io_waiters
+    /// [`live_tasks`]: Hub::live_tasks
+    pub fn registrations(&self) -> usize {
+        self.io.registered()
+    }
+
     /// Handle for other threads to run code on this hub; see [`crate::Remote`].
     pub fn remote(&self) -> crate::Remote {
         self.remote.handle()

@@ -58,6 +58,11 @@ impl IoTable {
         self.waiters.get()
     }
 
+    /// Fds registered now: every slot ever made, less the free ones.
+    pub(crate) fn registered(&self) -> usize {
+        self.entries.borrow().len() - self.free.borrow().len()
+    }
+
     fn insert(&self) -> usize {
         let mut entries = self.entries.borrow_mut();
         match self.free.borrow_mut().pop() {
@@ -203,5 +208,36 @@ impl Drop for ClearSlot<'_> {
         if ours {
             io.take(self.registration.token, self.direction);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    #[test]
+    fn registrations_count_live_registrations_and_reuse_slots() {
+        let hub = Hub::current();
+        let before = hub.registrations();
+        let (a, b) = UnixStream::pair().unwrap();
+        let ra = Registration::new(a.as_raw_fd()).unwrap();
+        let rb = Registration::new(b.as_raw_fd()).unwrap();
+        assert_eq!(hub.registrations(), before + 2);
+        drop(ra);
+        assert_eq!(hub.registrations(), before + 1);
+        // The freed slot is reused, and the count stays exact.
+        let ra = Registration::new(a.as_raw_fd()).unwrap();
+        assert_eq!(hub.registrations(), before + 2);
+        // A wait that times out leaves the registration (it belongs to the socket).
+        assert_eq!(
+            ra.wait(Direction::Read, Some(Duration::from_millis(1))),
+            Err(Error::Timeout)
+        );
+        assert_eq!(hub.registrations(), before + 2);
+        drop((ra, rb));
+        assert_eq!(hub.registrations(), before);
     }
 }

@@ -155,7 +155,7 @@ impl ResponseHead {
         let mut length = None;
         for value in self.headers.get_all("content-length") {
             for part in value.split(',') {
-                let n: u64 = part.trim().parse().map_err(|_| {
+                let n = parse_digits(part.trim(), 10).ok_or_else(|| {
                     DownloadError::Protocol(format!("bad Content-Length {value:?}"))
                 })?;
                 if length.is_some_and(|l| l != n) {
@@ -417,14 +417,22 @@ fn read_line(r: &mut impl BufRead, max: usize, received: u64) -> Result<Vec<u8>,
 fn parse_chunk_size(line: &[u8]) -> Result<u64, DownloadError> {
     let digits = line.split(|&b| b == b';').next().unwrap_or_default();
     let digits = std::str::from_utf8(digits).unwrap_or_default().trim();
-    if digits.is_empty() || digits.len() > 16 {
-        return Err(DownloadError::Protocol(format!(
+    parse_digits(digits, 16).ok_or_else(|| {
+        DownloadError::Protocol(format!(
             "bad chunk size {:?}",
             String::from_utf8_lossy(line)
-        )));
+        ))
+    })
+}
+
+/// A number written only with digits of `radix` (`1*DIGIT`, `1*HEXDIG`), as HTTP
+/// requires: unlike `str::parse`, a sign is refused (`+5` would otherwise pass), so the
+/// length we read is the one every other parser of the message reads.
+fn parse_digits(digits: &str, radix: u32) -> Option<u64> {
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
     }
-    u64::from_str_radix(digits, 16)
-        .map_err(|_| DownloadError::Protocol(format!("bad chunk size {digits:?}")))
+    u64::from_str_radix(digits, radix).ok()
 }
 
 fn skip_trailers(r: &mut impl BufRead, received: u64) -> Result<(), DownloadError> {
@@ -439,6 +447,44 @@ fn skip_trailers(r: &mut impl BufRead, received: u64) -> Result<(), DownloadErro
             return Err(DownloadError::HeaderTooLarge {
                 limit: MAX_TRAILER_BYTES,
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(raw: &str) -> ResponseHead {
+        read_response_head(&mut raw.as_bytes(), DEFAULT_MAX_HEAD_BYTES).unwrap()
+    }
+
+    /// Found by reading what the fuzz target accepted: `str::parse` takes a `+` sign.
+    #[test]
+    fn lengths_are_plain_digits() {
+        let kind = |cl: &str| {
+            head(&format!("HTTP/1.1 200 OK\r\nContent-Length: {cl}\r\n\r\n")).body_kind()
+        };
+        assert_eq!(kind("5").unwrap(), BodyKind::Length(5));
+        assert_eq!(kind("5, 5").unwrap(), BodyKind::Length(5));
+        for bad in ["+5", "-5", "5x", "0x5", " ", "5,", "99999999999999999999"] {
+            assert!(kind(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(parse_chunk_size(b"1f;name=value").unwrap(), 31);
+        assert_eq!(parse_chunk_size(b"0").unwrap(), 0);
+        for bad in [
+            &b"+5"[..],
+            b"-5",
+            b"0x5",
+            b"",
+            b"; ext",
+            b"11111111111111111",
+        ] {
+            assert!(
+                parse_chunk_size(bad).is_err(),
+                "{:?} accepted",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }
