@@ -24,17 +24,59 @@ pub(crate) struct Task {
     /// Why the current wait was woken, until the task takes it.
     pub(crate) woken: Cell<Option<Wake>>,
     /// A Timeout that fired while the task was not parked: its next wait fails.
-    pending_timeout: RefCell<Option<Rc<TimeoutInner>>>,
+    pending_timeout: Cell<Option<Rc<TimeoutInner>>>,
     /// Set by `kill` before the task first ran: it never will.
     kill_requested: Cell<bool>,
     done: Cell<bool>,
     /// Where the hub's task list keeps it (see `Hub::register`).
     pub(crate) index: Cell<u32>,
     /// Who to tell when it finishes, in order (gevent's links; a join is one too).
-    on_done: RefCell<Vec<OnDone>>,
+    on_done: Cell<OnDoneList>,
     /// Entered while the task runs, so its events carry the greenlet's id and name;
     /// `None` when no subscriber wants it (boxed: most runs have none).
     pub(crate) span: Option<Box<tracing::Span>>,
+}
+
+/// A task's [`OnDone`] items, in order. Most tasks have none or one (a join), so one
+/// is kept inline: joining costs no allocation.
+#[derive(Default)]
+enum OnDoneList {
+    #[default]
+    Empty,
+    One(OnDone),
+    Many(Vec<OnDone>),
+}
+
+impl OnDoneList {
+    fn push(self, item: OnDone) -> OnDoneList {
+        match self {
+            OnDoneList::Empty => OnDoneList::One(item),
+            OnDoneList::One(first) => OnDoneList::Many(vec![first, item]),
+            OnDoneList::Many(mut items) => {
+                items.push(item);
+                OnDoneList::Many(items)
+            }
+        }
+    }
+
+    fn remove(self, unwanted: impl Fn(&OnDone) -> bool) -> OnDoneList {
+        match self {
+            OnDoneList::One(item) if unwanted(&item) => OnDoneList::Empty,
+            OnDoneList::Many(mut items) => {
+                items.retain(|item| !unwanted(item));
+                OnDoneList::Many(items)
+            }
+            other => other,
+        }
+    }
+
+    fn for_each(self, f: impl FnMut(OnDone)) {
+        match self {
+            OnDoneList::Empty => {}
+            OnDoneList::One(item) => std::iter::once(item).for_each(f),
+            OnDoneList::Many(items) => items.into_iter().for_each(f),
+        }
+    }
 }
 
 /// What a finishing task does for each of those waiting on it.
@@ -52,11 +94,11 @@ impl Task {
             generation: Cell::new(0),
             parked: Cell::new(false),
             woken: Cell::new(None),
-            pending_timeout: RefCell::new(None),
+            pending_timeout: Cell::new(None),
             kill_requested: Cell::new(false),
             done: Cell::new(false),
             index: Cell::new(u32::MAX),
-            on_done: RefCell::new(Vec::new()),
+            on_done: Cell::new(OnDoneList::Empty),
             span: (!span.is_disabled()).then(|| Box::new(span)),
         })
     }
@@ -97,35 +139,33 @@ impl Task {
     }
 
     pub(crate) fn set_pending_timeout(&self, timeout: Rc<TimeoutInner>) {
-        *self.pending_timeout.borrow_mut() = Some(timeout);
+        self.pending_timeout.set(Some(timeout));
     }
 
     pub(crate) fn take_pending_timeout(&self) -> Option<Rc<TimeoutInner>> {
-        self.pending_timeout.borrow_mut().take()
+        self.pending_timeout.take()
     }
 
     pub(crate) fn clear_pending_timeout(&self, timeout: &Rc<TimeoutInner>) {
-        let mut pending = self.pending_timeout.borrow_mut();
-        if pending.as_ref().is_some_and(|p| Rc::ptr_eq(p, timeout)) {
-            *pending = None;
+        let pending = self.pending_timeout.take();
+        if !pending.as_ref().is_some_and(|p| Rc::ptr_eq(p, timeout)) {
+            self.pending_timeout.set(pending);
         }
     }
 
     /// Marks the task finished and tells everyone waiting for it.
     fn complete(&self) {
         self.done.set(true);
-        let on_done = std::mem::take(&mut *self.on_done.borrow_mut());
+        let on_done = self.on_done.take();
         Hub::with_current(|hub| hub.live_tasks.set(hub.live_tasks.get() - 1));
-        for item in on_done {
-            match item {
-                OnDone::Wake(waiter) => {
-                    waiter.wake();
-                }
-                OnDone::Call(f) => {
-                    Hub::with_current(|hub| hub.schedule(Ready::Call(f)));
-                }
+        on_done.for_each(|item| match item {
+            OnDone::Wake(waiter) => {
+                waiter.wake();
             }
-        }
+            OnDone::Call(f) => {
+                Hub::with_current(|hub| hub.schedule(Ready::Call(f)));
+            }
+        });
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -147,14 +187,19 @@ impl Task {
         Hub::current().schedule(Ready::Throw(self.clone(), Box::new(GreenletExit)));
     }
 
+    fn on_done_push(&self, item: OnDone) {
+        let list = self.on_done.take();
+        self.on_done.set(list.push(item));
+    }
+
     fn add_joiner(&self, waiter: &Waiter) {
-        self.on_done.borrow_mut().push(OnDone::Wake(waiter.clone()));
+        self.on_done_push(OnDone::Wake(waiter.clone()));
     }
 
     fn forget_stale_joiners(&self) {
-        self.on_done
-            .borrow_mut()
-            .retain(|item| !matches!(item, OnDone::Wake(w) if w.is_stale()));
+        let list = self.on_done.take();
+        let stale = |item: &OnDone| matches!(item, OnDone::Wake(w) if w.is_stale());
+        self.on_done.set(list.remove(stale));
     }
 
     /// Blocks the current task until this one has finished.
@@ -404,10 +449,7 @@ impl<T> JoinHandle<T> {
         if self.task.done.get() {
             Hub::current().schedule(Ready::Call(Box::new(f)));
         } else {
-            self.task
-                .on_done
-                .borrow_mut()
-                .push(OnDone::Call(Box::new(f)));
+            self.task.on_done_push(OnDone::Call(Box::new(f)));
         }
     }
 
