@@ -11,8 +11,7 @@
 //!   from before the cell, and the primitive has no waiter left.
 //!
 //! Everything runs in one test on one thread: the fd count is process-wide, so nothing
-//! else may run beside it (and a thread that exits leaks its hub's fds, a known bug
-//! being fixed elsewhere). Nothing here waits on wall-clock races: an operation is
+//! else may run beside it. Nothing here waits on wall-clock races: an operation is
 //! "blocked" once the hub has run its greenlet (it parks on its first turn), and the
 //! only timer that decides an outcome is the `Timeout` of the timeout column.
 

@@ -19,8 +19,8 @@
 //! Options: `--duration S` (60), `--connections N` (10000), `--sample S` (5),
 //! `--warmup S` (a quarter of the duration), `--churn N` (100; 0 never reconnects),
 //! `--message BYTES` (64), `--pause-ms MS` (0: each connection echoes back to back),
-//! `--server PATH`. The exit status is 1 if the curve is not flat after warm-up, the fds
-//! did not come back, or a round trip returned wrong bytes.
+//! `--server PATH`. The exit status is 1 if the server died, the curve is not flat after
+//! warm-up, the fds did not come back, or a round trip returned wrong bytes.
 
 use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -33,7 +33,8 @@ use std::time::{Duration, Instant};
 use monkey::net::TcpStream;
 
 /// RSS may grow this much (relative) between the first and the last sample after
-/// warm-up and still count as flat.
+/// warm-up and still count as flat. (The fds count as flat when the server's fds beyond
+/// the client's open connections keep the same floor; see `Verdict::judge`.)
 const RSS_SLACK: f64 = 0.05;
 
 /// Connections opened at once while ramping up (the listen backlog is 1024).
@@ -157,6 +158,15 @@ impl Server {
         Server { child, addr }
     }
 
+    /// False once the server has exited (a zombie until we reap it).
+    fn alive(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("State:"))
+                .is_some_and(|state| !state.trim_start().starts_with('Z'))
+        })
+    }
+
     fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
@@ -270,6 +280,7 @@ fn soak(args: &Args, server: &Server) -> bool {
     let mut samples = Vec::new();
     let mut last_trips = 0;
     let mut last_at = Duration::ZERO;
+    let mut died = false;
     while start.elapsed() < args.duration {
         let left = args.duration.saturating_sub(start.elapsed());
         hub::sleep(args.sample.min(left)).expect("the sampler sleeps");
@@ -294,8 +305,14 @@ fn soak(args: &Args, server: &Server) -> bool {
             counters.errors.get()
         );
         samples.push(sample);
+        if !server.alive() {
+            println!("the server has exited");
+            died = true;
+            break;
+        }
     }
 
+    let ran = start.elapsed();
     // Stop: each client finishes its round trip and closes.
     counters.stop.set(true);
     let finished = hub::joinall(&clients, Some(Duration::from_secs(30)), None).unwrap_or_default();
@@ -313,8 +330,8 @@ fn soak(args: &Args, server: &Server) -> bool {
     let total = counters.round_trips.get();
     println!(
         "{total} round trips in {:.1} s ({:.0}/s), {} reconnects, {} errors, {} wrong replies",
-        start.elapsed().as_secs_f64(),
-        total as f64 / args.duration.as_secs_f64(),
+        ran.as_secs_f64(),
+        total as f64 / ran.as_secs_f64(),
         counters.reconnects.get(),
         counters.errors.get(),
         counters.wrong_bytes.get()
@@ -332,7 +349,7 @@ fn soak(args: &Args, server: &Server) -> bool {
     if !fds_back {
         server.show_fds();
     }
-    verdict.flat && fds_back && counters.wrong_bytes.get() == 0
+    !died && verdict.flat && fds_back && counters.wrong_bytes.get() == 0
 }
 
 /// The server closes a connection when it reads the client's FIN or RST, a moment after
@@ -436,7 +453,9 @@ struct Verdict {
     rss_first: u64,
     rss_last: u64,
     rss_max: u64,
-    excess_min: isize,
+    /// Lowest server fds beyond the client's open connections, in the first and the
+    /// second half of the samples after warm-up.
+    excess_floor: (isize, isize),
     excess_max: isize,
     samples: usize,
 }
@@ -446,19 +465,20 @@ impl Verdict {
         let steady: Vec<&Sample> = samples.iter().filter(|s| s.at >= warmup).collect();
         let first = steady.first().map_or(0, |s| s.rss_kib);
         let last = steady.last().map_or(0, |s| s.rss_kib);
-        let excess_min = steady.iter().map(|s| s.excess_fds()).min().unwrap_or(0);
-        let excess_max = steady.iter().map(|s| s.excess_fds()).max().unwrap_or(0);
         let rss_flat = (last as f64) <= first as f64 * (1.0 + RSS_SLACK);
-        // Connections on their way in or out move the excess a little; a leak would
-        // add up sample after sample.
-        let fds_flat = excess_max - excess_min <= (connections / 50 + 16) as isize;
+        // Connections on their way in or out add spikes to the excess; a leak raises
+        // its floor, sample after sample.
+        let (early, late) = steady.split_at(steady.len() / 2);
+        let floor = |part: &[&Sample]| part.iter().map(|s| s.excess_fds()).min().unwrap_or(0);
+        let excess_floor = (floor(early), floor(late));
+        let fds_flat = excess_floor.1 - excess_floor.0 <= (connections / 100 + 16) as isize;
         Verdict {
             flat: steady.len() >= 2 && rss_flat && fds_flat,
             rss_first: first,
             rss_last: last,
             rss_max: steady.iter().map(|s| s.rss_kib).max().unwrap_or(0),
-            excess_min,
-            excess_max,
+            excess_floor,
+            excess_max: steady.iter().map(|s| s.excess_fds()).max().unwrap_or(0),
             samples: steady.len(),
         }
     }
@@ -475,14 +495,15 @@ impl Verdict {
         let growth = (self.rss_last as f64 / self.rss_first.max(1) as f64 - 1.0) * 100.0;
         println!(
             "after the {:.0} s warm-up ({} samples): server RSS {:.1} -> {:.1} MiB \
-             ({growth:+.1}%, max {:.1}); server fds beyond the client's open connections \
-             {}..{}: {}",
+             ({growth:+.1}%, max {:.1}); server fds beyond the client's open connections: \
+             floor {} in the first half, {} in the second (max {}): {}",
             warmup.as_secs_f64(),
             self.samples,
             mib(self.rss_first),
             mib(self.rss_last),
             mib(self.rss_max),
-            self.excess_min,
+            self.excess_floor.0,
+            self.excess_floor.1,
             self.excess_max,
             if self.flat { "flat" } else { "NOT flat" }
         );
