@@ -18,7 +18,7 @@ use monkey::net::TcpStream;
 /// Echoes until the client closes or the connection fails.
 fn echo(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = [0u8; 4096];
     loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {

@@ -1,5 +1,6 @@
 //! Shared helpers for the examples.
 
 pub mod download;
+pub mod http;
 pub mod logging;
 pub mod stream_server;

@@ -6,6 +6,12 @@
 //! call [`Registration::wait`]. Edge-triggered readiness then cannot be missed: the
 //! loop only runs while we are parked, so any readiness after the `WouldBlock` is a
 //! new edge that reaches the parked waiter.
+//!
+//! Each registration also remembers, per direction, whether the fd may be ready: an
+//! event sets that, and the layer above clears it when a syscall shows the fd drained
+//! (a `WouldBlock`, or a short read of a stream socket). While it is clear, the next
+//! syscall could only say `WouldBlock`, so the caller skips it and waits at once: a
+//! request-response connection then costs one read per message instead of two.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -30,10 +36,27 @@ pub enum Direction {
     Write,
 }
 
-#[derive(Default)]
 struct Entry {
     reader: Option<Waiter>,
     writer: Option<Waiter>,
+    /// Per direction (read, write): no `clear_ready` since the last event. A new
+    /// registration may be ready in both.
+    may_be_ready: [bool; 2],
+    /// Per direction: an event said the direction is closed or the fd failed. That
+    /// lasts, and `clear_ready` cannot hide it: the data read before the end of file
+    /// may have come with it in one event, and no event will follow.
+    closed: [bool; 2],
+}
+
+impl Default for Entry {
+    fn default() -> Entry {
+        Entry {
+            reader: None,
+            writer: None,
+            may_be_ready: [true; 2],
+            closed: [false; 2],
+        }
+    }
 }
 
 impl Entry {
@@ -41,6 +64,15 @@ impl Entry {
         match direction {
             Direction::Read => &mut self.reader,
             Direction::Write => &mut self.writer,
+        }
+    }
+}
+
+impl Direction {
+    fn index(self) -> usize {
+        match self {
+            Direction::Read => 0,
+            Direction::Write => 1,
         }
     }
 }
@@ -102,17 +134,35 @@ impl IoTable {
     }
 
     pub(crate) fn dispatch(&self, event: &mio::event::Event) {
-        let token = event.token().0;
         let failed = event.is_error();
-        if (event.is_readable() || event.is_read_closed() || failed)
-            && let Some(w) = self.take(token, Direction::Read)
-        {
+        let read_closed = event.is_read_closed() || failed;
+        let write_closed = event.is_write_closed() || failed;
+        let readable = event.is_readable() || read_closed;
+        let writable = event.is_writable() || write_closed;
+        let (reader, writer) = {
+            let mut entries = self.entries.borrow_mut();
+            let Some(Some(entry)) = entries.get_mut(event.token().0) else {
+                return;
+            };
+            entry.may_be_ready[0] |= readable;
+            entry.may_be_ready[1] |= writable;
+            entry.closed[0] |= read_closed;
+            entry.closed[1] |= write_closed;
+            (
+                entry.reader.take_if(|_| readable),
+                entry.writer.take_if(|_| writable),
+            )
+        };
+        let woken = usize::from(reader.is_some()) + usize::from(writer.is_some());
+        self.waiters.set(self.waiters.get() - woken);
+        for w in [reader, writer].into_iter().flatten() {
             w.wake();
         }
-        if (event.is_writable() || event.is_write_closed() || failed)
-            && let Some(w) = self.take(token, Direction::Write)
-        {
-            w.wake();
+    }
+
+    fn clear_ready(&self, token: usize, direction: Direction) {
+        if let Some(Some(entry)) = self.entries.borrow_mut().get_mut(token) {
+            entry.may_be_ready[direction.index()] = false;
         }
     }
 }
@@ -143,16 +193,17 @@ impl Registration {
     }
 
     /// Parks the current greenlet until the fd is ready in `direction`, or `timeout`
-    /// passes ([`Error::Timeout`]). Call it only after the syscall said `WouldBlock`.
-    /// A second greenlet waiting in the same direction is [`Error::Busy`].
+    /// passes ([`Error::Timeout`]). Call it only after the syscall said `WouldBlock`
+    /// (or while [`may_be_ready`](Self::may_be_ready) is false): it counts the fd as
+    /// not ready until the next event. A second greenlet waiting in the same direction
+    /// is [`Error::Busy`].
     pub fn wait(&self, direction: Direction, timeout: Option<Duration>) -> Result<(), Error> {
         let waiter = Waiter::new()?;
         {
             let mut entries = self.hub.io.entries.borrow_mut();
-            let slot = entries[self.token]
-                .as_mut()
-                .expect("registered")
-                .slot(direction);
+            let entry = entries[self.token].as_mut().expect("registered");
+            entry.may_be_ready[direction.index()] = false;
+            let slot = entry.slot(direction);
             if slot.as_ref().is_some_and(|w| !w.is_stale()) {
                 return Err(Error::Busy);
             }
@@ -167,6 +218,26 @@ impl Registration {
         };
         let _deadline = timeout.map(|d| TimerGuard::wake_after(d, &waiter));
         waiter.park()
+    }
+
+    /// False when the fd is known not to be ready in `direction`: it was found drained
+    /// ([`clear_ready`](Self::clear_ready), or a [`wait`](Self::wait)), no event has
+    /// come since, and no event ever said that direction closed. A syscall would then
+    /// only say `WouldBlock`, and the caller can [`wait`](Self::wait) at once. Events
+    /// arrive only while the loop runs, so a non-blocking caller that never parks
+    /// must not rely on it.
+    pub fn may_be_ready(&self, direction: Direction) -> bool {
+        self.hub.io.entries.borrow()[self.token]
+            .as_ref()
+            .is_none_or(|e| e.may_be_ready[direction.index()] || e.closed[direction.index()])
+    }
+
+    /// Records that a syscall found the fd drained in `direction` (a short read or
+    /// write on a stream socket): the next event says when to try again. Any later
+    /// readiness comes as a new event, because events are only read while the
+    /// caller is parked, after this call.
+    pub fn clear_ready(&self, direction: Direction) {
+        self.hub.io.clear_ready(self.token, direction);
     }
 
     /// The registered fd.

@@ -297,6 +297,38 @@ fn io_wait_wakes_on_readable() {
 }
 
 #[test]
+fn readiness_is_cleared_by_waits_and_drains_and_set_by_events() {
+    let (a, mut b) = pair();
+    let reg = Rc::new(Registration::new(a.as_raw_fd()).unwrap());
+    // Unknown at first: a caller must try the syscall.
+    assert!(reg.may_be_ready(Direction::Read));
+    reg.clear_ready(Direction::Read);
+    assert!(!reg.may_be_ready(Direction::Read));
+    assert!(reg.may_be_ready(Direction::Write), "directions are apart");
+    // An event while nobody waits sets it again (the edge is not lost).
+    b.write_all(b"x").unwrap();
+    sleep(5 * MS).unwrap();
+    assert!(reg.may_be_ready(Direction::Read));
+    let mut buf = [0u8; 8];
+    assert_eq!((&a).read(&mut buf).unwrap(), 1);
+    // A wait counts the fd as not ready until its event.
+    let r = reg.clone();
+    let waiting = spawn(move || r.wait(Direction::Read, None));
+    sleep(MS).unwrap();
+    assert!(!reg.may_be_ready(Direction::Read));
+    b.write_all(b"y").unwrap();
+    assert_eq!(waiting.join().unwrap(), Ok(()));
+    assert!(reg.may_be_ready(Direction::Read));
+    // Once the peer has closed, clearing cannot hide it: no event would follow.
+    assert_eq!((&a).read(&mut buf).unwrap(), 1);
+    drop(b);
+    sleep(5 * MS).unwrap();
+    reg.clear_ready(Direction::Read);
+    assert!(reg.may_be_ready(Direction::Read));
+    assert_clean();
+}
+
+#[test]
 fn io_wait_timeout_and_kill_leave_nothing() {
     let (a, _b) = pair();
     let fd = a.as_raw_fd();

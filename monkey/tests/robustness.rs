@@ -90,6 +90,71 @@ fn half_close_wakes_a_blocked_reader_with_eof() {
     assert_clean();
 }
 
+/// A short read tells the stream its socket is drained, so the next read parks
+/// without trying the syscall. Data that arrives while the reader is parked on
+/// something else must still be read, not wait for an event that already came.
+#[test]
+fn data_arriving_while_the_reader_waits_elsewhere_is_read() {
+    let (c, s) = pair();
+    let reader = hub::spawn(move || {
+        let mut buf = [0u8; 64];
+        let n = (&s).read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"one", "a short read");
+        hub::sleep(10 * MS).unwrap(); // "two" arrives meanwhile
+        let n = (&s).read(&mut buf).unwrap();
+        buf[..n].to_vec()
+    });
+    hub::sleep(2 * MS).unwrap();
+    (&c).write_all(b"one").unwrap();
+    hub::sleep(2 * MS).unwrap();
+    (&c).write_all(b"two").unwrap();
+    let got = hub::with_timeout(Duration::from_secs(5), || reader.join().unwrap());
+    assert_eq!(got.expect("the second read did not hang"), b"two");
+    assert_clean();
+}
+
+/// The same for a writer: a short write marks the socket full; room made while the
+/// writer sleeps must let its next write through.
+#[test]
+fn room_made_while_the_writer_waits_elsewhere_is_used() {
+    let (c, s) = pair();
+    let writer = hub::spawn(move || {
+        // Park once first: a socket registers with the hub on its first wait.
+        (&s).read_exact(&mut [0u8; 1]).unwrap();
+        let chunk = vec![7u8; 1 << 16];
+        let mut sent = 0;
+        loop {
+            let n = (&s).write(&chunk).unwrap();
+            sent += n;
+            if n < chunk.len() {
+                break; // a short write: the buffers are full
+            }
+        }
+        hub::sleep(20 * MS).unwrap(); // the reader empties them meanwhile
+        sent + (&s).write(&chunk[..1000]).unwrap()
+    });
+    hub::sleep(2 * MS).unwrap();
+    (&c).write_all(b"g").unwrap();
+    hub::sleep(10 * MS).unwrap();
+    let mut drained = 0;
+    let mut buf = vec![0u8; 1 << 16];
+    c.set_nonblocking(true).unwrap();
+    loop {
+        match (&c).read(&mut buf) {
+            Ok(0) => panic!("the writer ended early"),
+            Ok(n) => drained += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    c.set_nonblocking(false).unwrap();
+    let sent = hub::with_timeout(Duration::from_secs(5), || writer.join().unwrap())
+        .expect("the second write did not hang");
+    let mut rest = vec![0u8; sent - drained];
+    (&c).read_exact(&mut rest).unwrap();
+    assert_clean();
+}
+
 #[test]
 fn kill_blocked_in_read_closes_the_socket() {
     let (mut c, s) = pair();

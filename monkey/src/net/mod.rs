@@ -203,6 +203,9 @@ impl<S: AsFd> Evented<S> {
     /// Runs `op` until it does not say `WouldBlock`, parking the greenlet in between
     /// until the fd is ready in `direction`; honours `set_nonblocking` and the
     /// timeout for `direction`. The one retry loop of every socket call.
+    ///
+    /// A blocking call on an fd known to be drained (see [`drained`](Self::drained))
+    /// parks before trying `op`, saving the syscall that would say `WouldBlock`.
     fn io<R>(
         &self,
         direction: Direction,
@@ -210,9 +213,11 @@ impl<S: AsFd> Evented<S> {
     ) -> io::Result<R> {
         let mut deadline = None;
         loop {
-            match op(&self.socket) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking() => {}
-                result => return result,
+            if self.nonblocking() || self.may_be_ready(direction) {
+                match op(&self.socket) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && !self.nonblocking() => {}
+                    result => return result,
+                }
             }
             // A timeout too large for an Instant waits for ever.
             let deadline = *deadline.get_or_insert_with(|| {
@@ -252,6 +257,23 @@ impl<S: AsFd> Evented<S> {
                 Ok(false)
             }
             Err(e) => Err(WaitError::Hub(e)),
+        }
+    }
+
+    /// False when the fd was found drained in `direction` and the hub has reported
+    /// no readiness since.
+    fn may_be_ready(&self, direction: Direction) -> bool {
+        self.registration
+            .get()
+            .is_none_or(|r| r.may_be_ready(direction))
+    }
+
+    /// Tells the hub that a syscall just drained the fd in `direction` (a short read
+    /// or write on a stream socket: the kernel had no more data, or no more room).
+    /// Only the hub's next event makes the next blocking call try the syscall again.
+    fn drained(&self, direction: Direction) {
+        if let Some(r) = self.registration.get() {
+            r.clear_ready(direction);
         }
     }
 

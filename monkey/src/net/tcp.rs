@@ -217,14 +217,33 @@ impl Read for TcpStream {
     }
 }
 
+/// A stream read or write that moved fewer bytes than asked (and more than none)
+/// found the kernel's buffer drained: no more data to read, or no more room to
+/// write. Recording it saves the next call a syscall that would say `WouldBlock`.
+fn note_short(inner: &Evented<net::TcpStream>, direction: Direction, done: usize, asked: usize) {
+    if 0 < done && done < asked {
+        inner.drained(direction);
+    }
+}
+
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io(Direction::Read, |mut s| s.read(buf))
+        let n = self.inner.io(Direction::Read, |mut s| s.read(buf))?;
+        note_short(&self.inner, Direction::Read, n, buf.len());
+        Ok(n)
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner
-            .io(Direction::Read, |mut s| s.read_vectored(bufs))
+        let n = self
+            .inner
+            .io(Direction::Read, |mut s| s.read_vectored(bufs))?;
+        note_short(
+            &self.inner,
+            Direction::Read,
+            n,
+            bufs.iter().map(|b| b.len()).sum(),
+        );
+        Ok(n)
     }
 }
 
@@ -244,12 +263,22 @@ impl Write for TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.io(Direction::Write, |mut s| s.write(buf))
+        let n = self.inner.io(Direction::Write, |mut s| s.write(buf))?;
+        note_short(&self.inner, Direction::Write, n, buf.len());
+        Ok(n)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.inner
-            .io(Direction::Write, |mut s| s.write_vectored(bufs))
+        let n = self
+            .inner
+            .io(Direction::Write, |mut s| s.write_vectored(bufs))?;
+        note_short(
+            &self.inner,
+            Direction::Write,
+            n,
+            bufs.iter().map(|b| b.len()).sum(),
+        );
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
