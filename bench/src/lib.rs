@@ -9,6 +9,7 @@
 //!
 //! Figures are recorded in `docs/BENCHMARKS.md`; timings are never asserted.
 
+pub mod net;
 pub mod ratios;
 
 /// Group 1: one yield + resume round trip of a suspended coroutine.
