@@ -9,15 +9,18 @@
 //! criterion run print. Memory per sleeping greenlet is measured in child processes by
 //! [`memory`] (`src/bin/memory.rs`).
 //!
-//! Benchmarks of whole programs are scripts under `bench/scripts/`: `download.sh` runs the
-//! `download` example against curl and tokio + reqwest (`bench/peers/reqwest-download`, a
-//! standalone crate CI never builds) over a local nginx. `bench/README.md` documents them.
+//! Benchmarks of whole programs are scripts under `bench/scripts/`: `net.sh` runs the
+//! example servers against their tokio and std twins ([`net`], `src/bin/net.rs`) under
+//! one load client and wrk; `download.sh` runs the `download` example against curl and
+//! tokio + reqwest (`bench/peers/reqwest-download`, a standalone crate CI never builds)
+//! over a local nginx. `bench/README.md` documents them.
 //!
 //! Figures are recorded in `docs/BENCHMARKS.md`; timings are never asserted.
 
 pub mod hub_sync;
 pub mod hub_tasks;
 pub mod memory;
+pub mod net;
 pub mod ratios;
 
 /// Group 1: one yield + resume round trip of a suspended coroutine.

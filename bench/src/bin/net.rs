@@ -1,0 +1,265 @@
+//! The network benchmark: TCP echo and HTTP hello world, gevent-rs's example servers
+//! against tokio current-thread (and std thread-per-connection for echo), each server
+//! a process of its own on 127.0.0.1 driven by the same load client, plus the RSS a
+//! server spends per idle connection. Prints markdown tables.
+//!
+//! Run it through `bench/scripts/net.sh`, which builds the servers (release) and
+//! installs wrk. The server binaries are looked up next to this one.
+//!
+//! ```text
+//! net [--secs S] [--rounds R] [--conns 100,1000] [--idle 1000,10000]
+//!     [--client-threads T] [--only echo,http,rss]
+//! ```
+//!
+//! Every (load, server) pair is measured `R` times, the servers taking turns in a
+//! rotating order, and the median window (by rate) is reported.
+//!
+//! `net echo-client --addr HOST:PORT [--conns N] [--secs S] [--client-threads T]`
+//! only runs the echo load against a server started by hand (to profile it) and
+//! prints the round trips per second.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bench::net::idle::Exchange;
+use bench::net::server::Server;
+use bench::net::{Window, echo_window, http_window, idle_rss};
+
+struct Options {
+    secs: f64,
+    rounds: usize,
+    conns: Vec<usize>,
+    idle: Vec<usize>,
+    client_threads: usize,
+    only: Vec<String>,
+}
+
+/// A server program: the label in the tables and where its binary is.
+struct Program {
+    label: &'static str,
+    path: PathBuf,
+}
+
+const WARMUP: Duration = Duration::from_millis(500);
+
+fn main() -> io::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("echo-client") {
+        return echo_client();
+    }
+    let opts = parse_options();
+    let dir = std::env::current_exe()?
+        .parent()
+        .expect("a binary lives in a directory")
+        .to_path_buf();
+    let program = |label, rel: &str| Program {
+        label,
+        path: dir.join(rel),
+    };
+    let echo = [
+        program("gevent-rs echo_server", "examples/echo_server"),
+        program("tokio echo, current_thread", "net_tokio_echo"),
+        program("std echo, thread per conn", "net_std_echo"),
+    ];
+    let http = [
+        program("gevent-rs http_server", "examples/http_server"),
+        program("tokio http, current_thread", "net_tokio_http"),
+    ];
+    let wants = |part: &str| opts.only.is_empty() || opts.only.iter().any(|o| o == part);
+    println!(
+        "{} s windows, median of {} rounds; echo client: {} threads, 64-byte messages, \
+         one in flight per connection; wrk -t2",
+        opts.secs, opts.rounds, opts.client_threads
+    );
+    if wants("echo") {
+        let servers = start_all(&echo)?;
+        println!("\n### TCP echo\n");
+        print_header("round trips");
+        for &conns in &opts.conns {
+            let windows = measure(&servers, &opts, |s| {
+                echo_window(s, conns, opts.client_threads, WARMUP, secs(opts.secs))
+            })?;
+            print_rows(&echo, conns, &windows);
+        }
+    }
+    if wants("http") {
+        let servers = start_all(&http)?;
+        println!("\n### HTTP hello world (wrk)\n");
+        print_header("requests");
+        for &conns in &opts.conns {
+            // One unmeasured short run per server first: wrk's connection setup and
+            // the servers' first allocations for this many connections.
+            for s in &servers {
+                http_window(s, conns, 2, Duration::from_secs(1))?;
+            }
+            let windows = measure(&servers, &opts, |s| {
+                http_window(s, conns, 2, secs(opts.secs))
+            })?;
+            print_rows(&http, conns, &windows);
+        }
+    }
+    if wants("rss") {
+        println!("\n### Server RSS per idle connection (fresh server each time)\n");
+        println!("| server | idle connections | RSS before | RSS after | per connection |");
+        println!("|---|---|---|---|---|");
+        let kinds = echo
+            .iter()
+            .map(|p| (p, Exchange::Echo))
+            .chain(http.iter().map(|p| (p, Exchange::Http)));
+        for (p, exchange) in kinds {
+            for &n in &opts.idle {
+                let server = Server::start(&p.path)?;
+                match idle_rss(&server, n, exchange) {
+                    Ok((before, after)) => println!(
+                        "| {} | {n} | {:.1} MiB | {:.1} MiB | {:.2} KiB |",
+                        p.label,
+                        before as f64 / MIB,
+                        after as f64 / MIB,
+                        (after as f64 - before as f64) / n as f64 / 1024.0
+                    ),
+                    Err(e) => println!("| {} | {n} | failed: {e} | | |", p.label),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+fn start_all(programs: &[Program]) -> io::Result<Vec<Server>> {
+    programs.iter().map(|p| Server::start(&p.path)).collect()
+}
+
+/// `opts.rounds` windows per server, taking turns (the order rotates every round);
+/// the median window of each server by rate.
+fn measure(
+    servers: &[Server],
+    opts: &Options,
+    mut window: impl FnMut(&Server) -> io::Result<Window>,
+) -> io::Result<Vec<Window>> {
+    let mut all: Vec<Vec<Window>> = vec![Vec::new(); servers.len()];
+    for round in 0..opts.rounds {
+        for k in 0..servers.len() {
+            let i = (k + round) % servers.len();
+            all[i].push(window(&servers[i])?);
+        }
+    }
+    Ok(all
+        .into_iter()
+        .map(|mut w| {
+            w.sort_by(|a, b| a.per_second().total_cmp(&b.per_second()));
+            w[w.len() / 2]
+        })
+        .collect())
+}
+
+fn print_header(ops: &str) {
+    println!(
+        "| conns | server | {ops}/s | {ops} per server CPU-s | server cores | client cores | \
+         errors | vs tokio ({ops}/s) | vs tokio (per CPU-s) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+}
+
+/// Rows of one load level; the ratios are against the tokio row (the second).
+fn print_rows(programs: &[Program], conns: usize, windows: &[Window]) {
+    let tokio = windows[1];
+    for (p, w) in programs.iter().zip(windows) {
+        println!(
+            "| {conns} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {} | {:.2}x | {:.2}x |",
+            p.label,
+            w.per_second(),
+            w.per_server_cpu_second(),
+            w.server_cores(),
+            w.client_cores(),
+            w.errors,
+            w.per_second() / tokio.per_second(),
+            w.per_server_cpu_second() / tokio.per_server_cpu_second(),
+        );
+    }
+}
+
+/// `net echo-client`: the echo load alone, against `--addr`.
+fn echo_client() -> io::Result<()> {
+    let (mut addr, mut conns, mut secs, mut threads) = (None, 100, 5.0, 2);
+    let mut args = std::env::args().skip(2);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        let number = || {
+            value
+                .parse::<f64>()
+                .unwrap_or_else(|_| usage(&format!("bad {flag}")))
+        };
+        match flag.as_str() {
+            "--addr" => {
+                addr = Some(value.parse().unwrap_or_else(|_| usage("bad --addr")));
+            }
+            "--conns" => conns = number() as usize,
+            "--secs" => secs = number(),
+            "--client-threads" => threads = number() as usize,
+            _ => usage(&format!("unknown argument {flag:?}")),
+        }
+    }
+    let addr = addr.unwrap_or_else(|| usage("echo-client needs --addr"));
+    let load = bench::net::echo_load::EchoLoad::start(addr, conns, threads)?;
+    std::thread::sleep(WARMUP);
+    let (start, t0) = (load.round_trips(), std::time::Instant::now());
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let done = load.round_trips() - start;
+    println!(
+        "{:.0} round trips/s",
+        done as f64 / t0.elapsed().as_secs_f64()
+    );
+    load.stop()
+}
+
+fn parse_options() -> Options {
+    let mut opts = Options {
+        secs: 2.0,
+        rounds: 3,
+        conns: vec![100, 1000],
+        idle: vec![1000, 10000],
+        client_threads: 2,
+        only: Vec::new(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        let list = |v: &str| -> Vec<usize> {
+            v.split(',')
+                .map(|n| {
+                    n.parse()
+                        .unwrap_or_else(|_| usage(&format!("bad number {n:?}")))
+                })
+                .collect()
+        };
+        match flag.as_str() {
+            "--secs" => opts.secs = value.parse().unwrap_or_else(|_| usage("bad --secs")),
+            "--rounds" => opts.rounds = list(&value)[0].max(1),
+            "--conns" => opts.conns = list(&value),
+            "--idle" => opts.idle = list(&value),
+            "--client-threads" => opts.client_threads = list(&value)[0].max(1),
+            "--only" => opts.only = value.split(',').map(String::from).collect(),
+            _ => usage(&format!("unknown argument {flag:?}")),
+        }
+    }
+    opts
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!(
+        "{problem}\nusage: net [--secs S] [--rounds R] [--conns 100,1000] [--idle 1000,10000] \
+         [--client-threads T] [--only echo,http,rss]\n       \
+         net echo-client --addr HOST:PORT [--conns N] [--secs S] [--client-threads T]"
+    );
+    std::process::exit(2)
+}
