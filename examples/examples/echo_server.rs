@@ -13,13 +13,16 @@
 
 use std::io::{self, Read, Write};
 
+use examples::stream_server::ReadBuffer;
 use monkey::net::TcpStream;
 
-/// Echoes until the client closes or the connection fails.
+/// Echoes until the client closes or the connection fails. It waits for data before
+/// taking a read buffer, so an idle connection holds none.
 fn echo(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    let mut buf = [0u8; 4096];
     loop {
+        stream.readable()?;
+        let mut buf = ReadBuffer::take();
         let n = stream.read(&mut buf)?;
         if n == 0 {
             return Ok(());

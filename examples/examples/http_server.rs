@@ -15,15 +15,20 @@
 use std::io::{self, Read, Write};
 
 use examples::http::{Conversation, READ_CHUNK};
+use examples::stream_server::ReadBuffer;
 use monkey::net::TcpStream;
+
+const _: () = assert!(READ_CHUNK <= ReadBuffer::SIZE);
 
 /// Serves one connection: requests in, responses out, until either side closes.
 fn handle(mut stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut talk = Conversation::default();
-    let mut chunk = [0u8; READ_CHUNK];
     loop {
-        let n = stream.read(&mut chunk)?;
+        // Wait for data before taking a buffer: an idle keep-alive connection holds none.
+        stream.readable()?;
+        let mut chunk = ReadBuffer::take();
+        let n = stream.read(&mut chunk[..READ_CHUNK])?;
         if n == 0 {
             return Ok(());
         }

@@ -526,3 +526,46 @@ fn huge_timeouts_wait_for_ever_instead_of_overflowing() {
     server.join().unwrap().unwrap();
     assert_clean();
 }
+
+#[test]
+fn readable_waits_without_a_buffer_for_data_eof_or_timeout() {
+    let (mut a, mut b) = pair();
+    // Data already there: a fresh socket is registered, and epoll reports it.
+    b.write_all(b"one").unwrap();
+    a.readable().unwrap();
+    let mut buf = [0u8; 64];
+    // A short read drains it; then readable parks until the peer writes.
+    assert_eq!(a.read(&mut buf).unwrap(), 3);
+    let writer = hub::spawn(move || {
+        hub::sleep(20 * MS).unwrap();
+        b.write_all(b"two").unwrap();
+        b
+    });
+    let started = Instant::now();
+    a.readable().unwrap();
+    assert!(
+        started.elapsed() >= 15 * MS,
+        "returned before the data came"
+    );
+    assert_eq!(a.read(&mut buf).unwrap(), 3);
+    assert_eq!(&buf[..3], b"two");
+
+    // The read timeout applies, with read's error kind.
+    a.set_read_timeout(Some(30 * MS)).unwrap();
+    let err = a.readable().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+
+    // End of file wakes it too.
+    a.set_read_timeout(None).unwrap();
+    let b = writer.join().unwrap();
+    let closer = hub::spawn(move || {
+        hub::sleep(10 * MS).unwrap();
+        drop(b);
+    });
+    a.readable().unwrap();
+    assert_eq!(a.read(&mut buf).unwrap(), 0);
+    closer.join().unwrap();
+    a.writable().unwrap();
+    drop(a);
+    assert_clean();
+}

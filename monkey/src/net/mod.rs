@@ -231,6 +231,26 @@ impl<S: AsFd> Evented<S> {
         }
     }
 
+    /// Returns once a call in `direction` may not block: at once if the hub saw
+    /// readiness since the fd was last found drained, else after parking until it
+    /// does. A socket not registered yet is registered and waited on: epoll reports
+    /// readiness that is already there. The timeout for `direction` applies, as in
+    /// [`io`](Self::io).
+    fn ready(&self, direction: Direction) -> io::Result<()> {
+        let known = self.registration.get().is_some();
+        if self.nonblocking() || (known && self.may_be_ready(direction)) {
+            return Ok(());
+        }
+        let deadline = self
+            .timeout(direction)
+            .and_then(|t| Instant::now().checked_add(t));
+        if self.wait(direction, deadline).map_err(io::Error::from)? {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EAGAIN))
+        }
+    }
+
     /// Parks until the fd is ready in `direction`: `Ok(true)`, or `Ok(false)` once
     /// `deadline` has passed. The errors are the hub's: a [`hub::Timeout`] of the
     /// caller's, a second waiter (`Busy`), a wait from a hub callback. A kill unwinds

@@ -108,6 +108,36 @@ impl TcpStream {
         Ok(self.inner.timeout(Direction::Write))
     }
 
+    /// Waits until a read may not block: data, end of file or an error has arrived,
+    /// or may have (gevent's `wait_read`, tokio's `readable`). Not in std. Returns at
+    /// once if the hub has seen the socket readable since a read last drained it;
+    /// the read timeout applies (an expired one is `WouldBlock`, as for `read`). A server that takes its read
+    /// buffer only after this holds none while a connection is idle:
+    ///
+    /// ```no_run
+    /// use std::io::{Read, Write};
+    /// # fn serve(mut stream: monkey::net::TcpStream) -> std::io::Result<()> {
+    /// loop {
+    ///     stream.readable()?; // parked here, an idle connection owns no buffer
+    ///     let mut buf = vec![0u8; 4096]; // or one taken from a pool
+    ///     let n = stream.read(&mut buf)?;
+    ///     if n == 0 {
+    ///         return Ok(());
+    ///     }
+    ///     stream.write_all(&buf[..n])?;
+    /// }
+    /// # }
+    /// ```
+    pub fn readable(&self) -> io::Result<()> {
+        self.inner.ready(Direction::Read)
+    }
+
+    /// Waits until a write may not block (gevent's `wait_write`, tokio's `writable`);
+    /// see [`readable`](Self::readable). The write timeout applies.
+    pub fn writable(&self) -> io::Result<()> {
+        self.inner.ready(Direction::Write)
+    }
+
     /// Reads without removing the data from the queue.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.io(Direction::Read, |s| s.peek(buf))
