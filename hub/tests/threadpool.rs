@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hub::{Error, Hub, ThreadPool, Timeout, joinall, sleep, spawn, spawn_blocking};
@@ -61,19 +61,26 @@ fn panic_reaches_waiter_with_payload() {
 
 #[test]
 fn other_greenlets_run_while_waiting() {
-    let ticks = Rc::new(Cell::new(0u32));
+    // The job ends only once the ticker has ticked 5 times: that can happen only if
+    // the hub runs the ticker while the root greenlet waits for the job.
+    let ticks = Arc::new(AtomicU32::new(0));
     let t = ticks.clone();
     let ticker = spawn(move || {
         for _ in 0..5 {
             sleep(MS).unwrap();
-            t.set(t.get() + 1);
+            t.fetch_add(1, Ordering::SeqCst);
         }
     });
-    let seen = spawn_blocking(|| {
-        std::thread::sleep(Duration::from_millis(80));
+    let t = ticks.clone();
+    let seen = spawn_blocking(move || {
+        // Bounded, so a hub that does not run the ticker fails instead of hanging.
+        let give_up = std::time::Instant::now() + Duration::from_secs(20);
+        while t.load(Ordering::SeqCst) < 5 && std::time::Instant::now() < give_up {
+            std::thread::sleep(MS);
+        }
+        t.load(Ordering::SeqCst)
     });
-    seen.unwrap();
-    assert_eq!(ticks.get(), 5, "the ticker ran while the root waited");
+    assert_eq!(seen.unwrap(), 5, "the ticker ran while the root waited");
     ticker.join().unwrap();
 }
 
