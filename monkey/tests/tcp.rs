@@ -166,12 +166,16 @@ fn hub_timeout_interrupts_with_timed_out() {
 fn nonblocking_mode_returns_would_block() {
     let (c, mut s) = pair();
     c.set_nonblocking(true).unwrap();
-    let start = Instant::now();
+    // A greenlet that runs as soon as anything parks: the read must not.
+    let parked = Rc::new(Cell::new(false));
+    let p = parked.clone();
+    let watcher = hub::spawn(move || p.set(true));
     assert_eq!(
         (&c).read(&mut [0; 8]).unwrap_err().kind(),
         ErrorKind::WouldBlock
     );
-    assert!(start.elapsed() < 20 * MS);
+    assert!(!parked.get(), "a non-blocking read switched to the hub");
+    watcher.join().unwrap();
     s.write_all(b"x").unwrap();
     // Poll like std code would, yielding in between.
     let mut buf = [0; 8];
