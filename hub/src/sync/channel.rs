@@ -77,39 +77,13 @@ impl<T> Channel<T> {
     /// Hands `item` to a getter, parking until one comes or `timeout` passes. On
     /// failure the item comes back in the [`PutError`].
     pub fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
-        let mut item = match self.try_put(item) {
-            Err(PutError {
-                item,
-                error: QueueError::Full,
-            }) => item,
-            other => return other,
-        };
-        let deadline = deadline(timeout);
-        loop {
-            let (parked, slot) = self.inner.putters.wait(Some(item), deadline, drop);
-            let Some(back) = slot else {
-                return Ok(()); // a getter took it
-            };
-            if self.inner.closed.get() {
-                return Err(PutError {
-                    item: back,
-                    error: QueueError::Closed,
-                });
-            }
-            if let Err(e) = parked {
-                return Err(PutError {
-                    item: back,
-                    error: e.into(),
-                });
-            }
-            item = match self.try_put(back) {
-                Err(PutError {
-                    item,
-                    error: QueueError::Full,
-                }) => item,
-                other => return other,
-            };
-        }
+        let inner = &self.inner;
+        inner.putters.offer(
+            item,
+            deadline(timeout),
+            || inner.closed.get(),
+            |item| self.try_put(item),
+        )
     }
 
     /// Hands `item` to a getter that is waiting now; else [`QueueError::Full`] (or

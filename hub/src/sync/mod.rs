@@ -193,6 +193,42 @@ impl<T> WaitList<T> {
         }
     }
 
+    /// Offers `item`, the putters' side of [`receive`](Self::receive): `try_now` first
+    /// (handing the item back with [`QueueError::Full`] means "no room yet"), else
+    /// parks at the back of the list holding it until a getter takes it, `closed()`
+    /// turns true, or the wait fails, and tries again. The item comes back in the
+    /// error; a killed putter's item dies with it.
+    pub(crate) fn offer(
+        &self,
+        mut item: T,
+        deadline: Option<Instant>,
+        closed: impl Fn() -> bool,
+        mut try_now: impl FnMut(T) -> Result<(), PutError<T>>,
+    ) -> Result<(), PutError<T>> {
+        loop {
+            item = match try_now(item) {
+                Err(PutError {
+                    item,
+                    error: QueueError::Full,
+                }) => item,
+                other => return other,
+            };
+            let (parked, slot) = self.wait(Some(item), deadline, drop);
+            let Some(back) = slot else {
+                return Ok(()); // a getter took it
+            };
+            let error = match parked {
+                _ if closed() => QueueError::Closed,
+                Err(e) => e.into(),
+                Ok(()) => {
+                    item = back;
+                    continue;
+                }
+            };
+            return Err(PutError { item: back, error });
+        }
+    }
+
     fn remove(&self, cell: &Rc<RefCell<Option<T>>>) {
         let mut entries = self.entries.borrow_mut();
         // Usually the last one (a wait that timed out at once) or near the front.

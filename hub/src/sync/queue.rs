@@ -185,40 +185,13 @@ impl<T> Queue<T> {
     /// Puts `item` at the tail, parking while the queue is full until there is room
     /// or `timeout` passes. On failure the item comes back in the [`PutError`].
     pub fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
-        let mut item = match self.try_put(item) {
-            Err(PutError {
-                item,
-                error: QueueError::Full,
-            }) => item,
-            other => return other,
-        };
-        let deadline = deadline(timeout);
-        loop {
-            // A killed putter's item dies with it.
-            let (parked, slot) = self.inner.putters.wait(Some(item), deadline, drop);
-            let Some(back) = slot else {
-                return Ok(()); // a getter moved it in
-            };
-            if self.inner.closed.get() {
-                return Err(PutError {
-                    item: back,
-                    error: QueueError::Closed,
-                });
-            }
-            if let Err(e) = parked {
-                return Err(PutError {
-                    item: back,
-                    error: e.into(),
-                });
-            }
-            item = match self.try_put(back) {
-                Err(PutError {
-                    item,
-                    error: QueueError::Full,
-                }) => item,
-                other => return other,
-            };
-        }
+        let inner = &self.inner;
+        inner.putters.offer(
+            item,
+            deadline(timeout),
+            || inner.closed.get(),
+            |item| self.try_put(item),
+        )
     }
 
     /// Puts `item` if there is room now (gevent's `put_nowait`); else
