@@ -82,6 +82,67 @@ macro_rules! std_socket_conversions {
     };
 }
 
+/// The socket options every monkey socket has, as std's do: TTL, the pending error, and
+/// non-blocking mode (kept by monkey, shared with `try_clone`s: the fd itself is
+/// always non-blocking).
+macro_rules! std_socket_options {
+    ($ours:ident) => {
+        impl $ours {
+            /// `IP_TTL`.
+            pub fn set_ttl(&self, ttl: u32) -> std::io::Result<()> {
+                self.inner.socket().set_ttl(ttl)
+            }
+
+            /// `IP_TTL`.
+            pub fn ttl(&self) -> std::io::Result<u32> {
+                self.inner.socket().ttl()
+            }
+
+            /// Takes the pending socket error (`SO_ERROR`).
+            pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+                self.inner.socket().take_error()
+            }
+
+            /// In non-blocking mode calls fail with `WouldBlock` instead of waiting, as
+            /// with std. Shared with the `try_clone`s.
+            pub fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+                self.inner.set_nonblocking(nonblocking);
+                Ok(())
+            }
+        }
+    };
+}
+
+/// std's read and write timeouts, for the sockets that read and write. They are kept
+/// by monkey and enforced with hub timers: a call that waits longer fails with
+/// `WouldBlock`, as std's does on Unix.
+macro_rules! std_socket_timeouts {
+    ($ours:ident) => {
+        impl $ours {
+            /// Read timeout: a read that waits longer fails with `WouldBlock`. `None`
+            /// waits forever; a zero duration is `InvalidInput`.
+            pub fn set_read_timeout(&self, dur: Option<Duration>) -> std::io::Result<()> {
+                self.inner.set_timeout(hub::Direction::Read, dur)
+            }
+
+            /// Write timeout: a write that waits longer fails with `WouldBlock`.
+            pub fn set_write_timeout(&self, dur: Option<Duration>) -> std::io::Result<()> {
+                self.inner.set_timeout(hub::Direction::Write, dur)
+            }
+
+            /// The read timeout.
+            pub fn read_timeout(&self) -> std::io::Result<Option<Duration>> {
+                Ok(self.inner.timeout(hub::Direction::Read))
+            }
+
+            /// The write timeout.
+            pub fn write_timeout(&self) -> std::io::Result<Option<Duration>> {
+                Ok(self.inner.timeout(hub::Direction::Write))
+            }
+        }
+    };
+}
+
 mod addr;
 mod tcp;
 mod udp;

@@ -87,27 +87,6 @@ impl TcpStream {
             .map(TcpStream::from_evented)
     }
 
-    /// Read timeout: a read that waits longer fails with `WouldBlock`. `None` waits
-    /// forever; a zero duration is `InvalidInput`.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Direction::Read, dur)
-    }
-
-    /// Write timeout: a write that waits longer fails with `WouldBlock`.
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Direction::Write, dur)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.timeout(Direction::Read))
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.timeout(Direction::Write))
-    }
-
     /// Waits until a read may not block: data, end of file or an error has arrived,
     /// or may have (gevent's `wait_read`, tokio's `readable`). Not in std. Returns at
     /// once if the hub has seen the socket readable since a read last drained it;
@@ -151,28 +130,6 @@ impl TcpStream {
     /// `TCP_NODELAY`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.socket().nodelay()
-    }
-
-    /// `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.socket().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.socket().ttl()
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`).
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.socket().take_error()
-    }
-
-    /// In non-blocking mode calls fail with `WouldBlock` instead of waiting, as with
-    /// std. Shared with the `try_clone`s.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
     }
 }
 
@@ -389,27 +346,6 @@ impl TcpListener {
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
-
-    /// `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.socket().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.socket().ttl()
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`).
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.socket().take_error()
-    }
-
-    /// In non-blocking mode `accept` fails with `WouldBlock` instead of waiting.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
-    }
 }
 
 /// The iterator of [`TcpListener::incoming`]: accepts forever, never `None`.
@@ -427,5 +363,8 @@ impl Iterator for Incoming<'_> {
 }
 
 std_socket_conversions!(TcpStream, net::TcpStream);
+std_socket_options!(TcpStream);
+std_socket_timeouts!(TcpStream);
 
 std_socket_conversions!(TcpListener, net::TcpListener);
+std_socket_options!(TcpListener);

@@ -65,26 +65,6 @@ impl UdpSocket {
         Ok(UdpSocket { inner })
     }
 
-    /// Read timeout: a receive that waits longer fails with `WouldBlock`.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Direction::Read, dur)
-    }
-
-    /// Write timeout: a send that waits longer fails with `WouldBlock`.
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_timeout(Direction::Write, dur)
-    }
-
-    /// The read timeout.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.timeout(Direction::Read))
-    }
-
-    /// The write timeout.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.timeout(Direction::Write))
-    }
-
     /// `SO_BROADCAST`.
     pub fn set_broadcast(&self, broadcast: bool) -> io::Result<()> {
         self.inner.socket().set_broadcast(broadcast)
@@ -145,21 +125,6 @@ impl UdpSocket {
         self.inner.socket().leave_multicast_v6(multiaddr, interface)
     }
 
-    /// `IP_TTL`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.socket().set_ttl(ttl)
-    }
-
-    /// `IP_TTL`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.socket().ttl()
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`).
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.socket().take_error()
-    }
-
     /// Sets the default peer for [`send`](Self::send) / [`recv`](Self::recv) and
     /// filters what is received (the first address `addr` resolves to that works).
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
@@ -180,12 +145,8 @@ impl UdpSocket {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.io(Direction::Read, |s| s.peek(buf))
     }
-
-    /// In non-blocking mode calls fail with `WouldBlock` instead of waiting.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
-    }
 }
 
 std_socket_conversions!(UdpSocket, net::UdpSocket);
+std_socket_options!(UdpSocket);
+std_socket_timeouts!(UdpSocket);
