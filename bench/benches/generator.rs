@@ -125,19 +125,5 @@ fn main() {
     iterate_10m(&mut c);
     create_run_finish(&mut c);
     c.final_summary();
-
-    // Not when cargo only checks that the bench runs, or lists it.
-    let args: Vec<String> = std::env::args().collect();
-    if args
-        .iter()
-        .any(|a| a == "--test" || a == "--list" || a.starts_with("--profile-time"))
-    {
-        return;
-    }
-    println!();
-    println!("Ratios (ours / peer; median of interleaved Instant-timed runs):");
-    bench::ratios::run(
-        bench::ratios::Plan::default(),
-        bench::ratios::Groups::Coroutines,
-    );
+    bench::ratios::after_criterion(bench::ratios::Groups::Coroutines);
 }

@@ -157,16 +157,5 @@ fn main() {
     queue_handoff(&mut c);
     pool_map(&mut c);
     c.final_summary();
-
-    // Not when cargo only checks that the bench runs, or lists it.
-    let args: Vec<String> = std::env::args().collect();
-    if args
-        .iter()
-        .any(|a| a == "--test" || a == "--list" || a.starts_with("--profile-time"))
-    {
-        return;
-    }
-    println!();
-    println!("Ratios (ours / peer; median of interleaved Instant-timed runs):");
-    bench::ratios::run(bench::ratios::Plan::default(), bench::ratios::Groups::Hub);
+    bench::ratios::after_criterion(bench::ratios::Groups::Hub);
 }

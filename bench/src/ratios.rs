@@ -534,3 +534,16 @@ pub fn run(plan: Plan, groups: Groups) {
     let rows = measure(plan, groups);
     print(&rows);
 }
+
+/// The end of a criterion bench: the ratios table for `groups`, unless cargo only
+/// checks that the bench runs (`--test`), lists it, or profiles it.
+pub fn after_criterion(groups: Groups) {
+    let quick =
+        std::env::args().any(|a| a == "--test" || a == "--list" || a.starts_with("--profile-time"));
+    if quick {
+        return;
+    }
+    println!();
+    println!("Ratios (ours / peer; median of interleaved Instant-timed runs):");
+    run(Plan::default(), groups);
+}
