@@ -1,6 +1,8 @@
 //! The downloader's core on std threads and sockets, against `server::StdServer` and small
 //! hand-written servers, all on 127.0.0.1 with short timeouts.
 
+mod pki;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Component, Path};
@@ -15,6 +17,7 @@ use examples::download::{
     TimeoutPhase, download_to, file_name_for, parse_url, received_line, sanitize_file_name,
     tls_config,
 };
+use pki::test_pki;
 use url::Url;
 
 fn options() -> Options {
@@ -601,44 +604,6 @@ fn a_connection_closed_while_idle_is_replaced_transparently() {
 }
 
 // ---------------------------------------------------------------- TLS
-
-struct TestPki {
-    ca_pem: String,
-    server: Arc<rustls::ServerConfig>,
-}
-
-fn test_pki() -> TestPki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "gevent-rs test CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca_cert, &ca_key)
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![leaf.der().clone()], key)
-    .unwrap();
-    TestPki {
-        ca_pem: ca_cert.pem(),
-        server: Arc::new(server),
-    }
-}
 
 #[test]
 fn tls_with_test_ca_refused_without_it_and_insecure_opt_in() {

@@ -3,6 +3,8 @@
 //! clients on one hub. Everything listens on 127.0.0.1 with short timeouts; every child
 //! process is killed if it outlives its deadline.
 
+mod pki;
+
 use std::cell::{Cell, RefCell};
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -22,6 +24,7 @@ use examples::download::server::{DEMO_FILES, Route, Site, StdServer, content};
 use examples::download::{
     Client, DownloadError, Options, OutputDir, Progress, Saved, TimeoutPhase, tls_config,
 };
+use pki::test_pki;
 
 // ---------------------------------------------------------------- helpers
 
@@ -95,44 +98,6 @@ fn quick() -> Options {
         retries: 0,
         backoff: Duration::from_millis(20),
         ..Options::default()
-    }
-}
-
-struct TestPki {
-    ca_pem: String,
-    server: Arc<rustls::ServerConfig>,
-}
-
-/// A throwaway CA and a certificate it signed for `localhost` and `127.0.0.1`.
-fn test_pki() -> TestPki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "gevent-rs e2e test CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca_cert, &ca_key)
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![leaf.der().clone()], key)
-    .unwrap();
-    TestPki {
-        ca_pem: ca_cert.pem(),
-        server: Arc::new(server),
     }
 }
 
