@@ -238,3 +238,25 @@ fn switching_while_unwinding_is_an_error() {
     assert!(matches!(*seen.borrow(), Some(SwitchError::Unwinding)));
     assert!(g.is_dead());
 }
+
+#[test]
+fn prefetch_hints_change_nothing_in_any_state() {
+    let main = getcurrent();
+    let g = Greenlet::new(move |v| {
+        let n = v.downcast::<i32>().unwrap();
+        let m = main.switch(n + 1).unwrap().downcast::<i32>().unwrap();
+        Value::new(m * 2)
+    });
+    let hint = |g: &Greenlet| {
+        g.prefetch_record();
+        g.prefetch_stack();
+    };
+    hint(&g); // not started: no stack yet
+    assert_eq!(g.switch(1).unwrap().downcast::<i32>().unwrap(), 2);
+    hint(&g); // suspended: its saved context must survive the look
+    hint(&getcurrent()); // running: no saved context
+    assert_eq!(g.switch(5).unwrap().downcast::<i32>().unwrap(), 10);
+    assert!(g.is_dead());
+    hint(&g); // dead
+    assert!(matches!(g.switch(()), Err(SwitchError::Dead)));
+}
