@@ -75,17 +75,21 @@ fn main() -> io::Result<()> {
         let servers = start_all(&echo)?;
         println!("\n### TCP echo\n");
         print_header("round trips");
+        let mut tokio_rows = Vec::new();
         for &conns in &opts.conns {
             let windows = measure(&servers, &opts, |s| {
                 echo_window(s, conns, opts.client_threads, WARMUP, secs(opts.secs))
             })?;
             print_rows(&echo, conns, &windows);
+            tokio_rows.push((conns, windows[1]));
         }
+        print_ceilings(&tokio_rows);
     }
     if wants("http") {
         let servers = start_all(&http)?;
         println!("\n### HTTP hello world (wrk)\n");
         print_header("requests");
+        let mut tokio_rows = Vec::new();
         for &conns in &opts.conns {
             // One unmeasured short run per server first: wrk's connection setup and
             // the servers' first allocations for this many connections.
@@ -96,7 +100,9 @@ fn main() -> io::Result<()> {
                 http_window(s, conns, 2, secs(opts.secs))
             })?;
             print_rows(&http, conns, &windows);
+            tokio_rows.push((conns, windows[1]));
         }
+        print_ceilings(&tokio_rows);
     }
     if wants("rss") {
         println!("\n### Server RSS per idle connection (fresh server each time)\n");
@@ -160,10 +166,10 @@ fn measure(
 
 fn print_header(ops: &str) {
     println!(
-        "| conns | server | {ops}/s | {ops} per server CPU-s | server cores | client cores | \
-         errors | vs tokio ({ops}/s) | vs tokio (per CPU-s) |"
+        "| conns | server | {ops}/s | {ops} per server CPU-s | server cores | server CPU in \
+         user space | client cores | errors | vs tokio ({ops}/s) | vs tokio (per CPU-s) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
 }
 
 /// Rows of one load level; the ratios are against the tokio row (the second).
@@ -171,15 +177,33 @@ fn print_rows(programs: &[Program], conns: usize, windows: &[Window]) {
     let tokio = windows[1];
     for (p, w) in programs.iter().zip(windows) {
         println!(
-            "| {conns} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {} | {:.2}x | {:.2}x |",
+            "| {conns} | {} | {:.0} | {:.0} | {:.2} | {:.0}% | {:.2} | {} | {:.2}x | {:.2}x |",
             p.label,
             w.per_second(),
             w.per_server_cpu_second(),
             w.server_cores(),
+            w.server_user_share() * 100.0,
             w.client_cores(),
             w.errors,
             w.per_second() / tokio.per_second(),
             w.per_server_cpu_second() / tokio.per_server_cpu_second(),
+        );
+    }
+}
+
+/// What the tokio rows imply for any server making the same system calls: with no
+/// user-space work at all it would spend only tokio's kernel time per operation,
+/// so it could not beat tokio per CPU-second by more than 1 / (tokio's kernel share),
+/// unless the kernel itself did less for it.
+fn print_ceilings(tokio_rows: &[(usize, Window)]) {
+    println!();
+    for (conns, w) in tokio_rows {
+        println!(
+            "- {conns} connections: tokio spent {:.0}% of its CPU in the kernel; a server \
+             with the same system calls and no user-space cost would reach at most \
+             {:.2}x tokio per CPU-s.",
+            (1.0 - w.server_user_share()) * 100.0,
+            1.0 / (1.0 - w.server_user_share())
         );
     }
 }

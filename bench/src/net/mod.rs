@@ -54,6 +54,8 @@ pub struct Window {
     pub ops: u64,
     pub seconds: f64,
     pub server_cpu: f64,
+    /// The part of `server_cpu` spent outside the kernel.
+    pub server_user: f64,
     pub client_cpu: f64,
     pub errors: u64,
 }
@@ -73,6 +75,11 @@ impl Window {
         self.server_cpu / self.seconds
     }
 
+    /// Fraction of the server's CPU time spent in the program rather than the kernel.
+    pub fn server_user_share(&self) -> f64 {
+        self.server_user / self.server_cpu
+    }
+
     pub fn client_cores(&self) -> f64 {
         self.client_cpu / self.seconds
     }
@@ -90,14 +97,14 @@ pub fn echo_window(
     std::thread::sleep(warmup);
     let (ops0, server0, client0, t0) = (
         load.round_trips(),
-        server.cpu_seconds()?,
+        server.cpu_times()?,
         own_cpu_seconds()?,
         Instant::now(),
     );
     std::thread::sleep(duration);
     let (ops1, server1, client1, seconds) = (
         load.round_trips(),
-        server.cpu_seconds()?,
+        server.cpu_times()?,
         own_cpu_seconds()?,
         t0.elapsed().as_secs_f64(),
     );
@@ -105,7 +112,8 @@ pub fn echo_window(
     Ok(Window {
         ops: ops1 - ops0,
         seconds,
-        server_cpu: server1 - server0,
+        server_cpu: (server1 - server0).total(),
+        server_user: (server1 - server0).user,
         client_cpu: client1 - client0,
         errors: 0,
     })
@@ -118,13 +126,14 @@ pub fn http_window(
     wrk_threads: usize,
     duration: Duration,
 ) -> io::Result<Window> {
-    let (server0, client0) = (server.cpu_seconds()?, children_cpu_seconds());
+    let (server0, client0) = (server.cpu_times()?, children_cpu_seconds());
     let run = wrk::run(server.addr(), conns, wrk_threads, duration)?;
-    let (server1, client1) = (server.cpu_seconds()?, children_cpu_seconds());
+    let (server1, client1) = (server.cpu_times()?, children_cpu_seconds());
     Ok(Window {
         ops: run.requests,
         seconds: run.seconds,
-        server_cpu: server1 - server0,
+        server_cpu: (server1 - server0).total(),
+        server_user: (server1 - server0).user,
         client_cpu: client1 - client0,
         errors: run.errors,
     })

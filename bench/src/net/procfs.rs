@@ -2,9 +2,40 @@
 
 use std::io;
 
-/// User plus system CPU time of process `pid`, all its threads, in seconds
-/// (`utime + stime` of `/proc/<pid>/stat`, in clock ticks of 10 ms on Linux).
+/// CPU time of a process, all its threads, in seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuTimes {
+    /// In the program itself (`utime`).
+    pub user: f64,
+    /// In the kernel on its behalf: system calls, and the network stack's work they
+    /// do (`stime`).
+    pub system: f64,
+}
+
+impl CpuTimes {
+    pub fn total(&self) -> f64 {
+        self.user + self.system
+    }
+}
+
+impl std::ops::Sub for CpuTimes {
+    type Output = CpuTimes;
+    fn sub(self, earlier: CpuTimes) -> CpuTimes {
+        CpuTimes {
+            user: self.user - earlier.user,
+            system: self.system - earlier.system,
+        }
+    }
+}
+
+/// User plus system CPU time of process `pid`, all its threads, in seconds.
 pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
+    cpu_times(pid).map(|t| t.total())
+}
+
+/// User and system CPU time of process `pid`, all its threads (`utime` and `stime`
+/// of `/proc/<pid>/stat`, in clock ticks of 10 ms on Linux).
+pub fn cpu_times(pid: u32) -> io::Result<CpuTimes> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) is in parentheses and may hold spaces: count the
     // fields from the last ')'. After it come field 3 (state) onwards.
@@ -19,8 +50,11 @@ pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
             .and_then(|f| f.parse().ok())
             .ok_or_else(|| bad(&stat))
     };
-    let ticks = field(14)? + field(15)?;
-    Ok(ticks as f64 / clock_ticks_per_second())
+    let seconds = |ticks: u64| ticks as f64 / clock_ticks_per_second();
+    Ok(CpuTimes {
+        user: seconds(field(14)?),
+        system: seconds(field(15)?),
+    })
 }
 
 /// Resident set size of process `pid` in bytes (`VmRSS` of `/proc/<pid>/status`).
@@ -55,7 +89,15 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let pid = std::process::id();
-        assert!(cpu_seconds(pid).unwrap() >= 0.0);
+        // Spin a little so that at least one tick is charged to this process.
+        let start = std::time::Instant::now();
+        let mut spins = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(30) {
+            spins = std::hint::black_box(spins + 1);
+        }
+        let times = cpu_times(pid).unwrap();
+        assert!(times.user > 0.0 && times.system >= 0.0, "{times:?}");
+        assert_eq!(cpu_seconds(pid).unwrap(), times.total());
         assert!(rss_bytes(pid).unwrap() > 0);
     }
 }

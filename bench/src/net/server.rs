@@ -56,8 +56,8 @@ impl Server {
     }
 
     /// CPU seconds (user + system) the server has used so far.
-    pub fn cpu_seconds(&self) -> io::Result<f64> {
-        procfs::cpu_seconds(self.pid())
+    pub fn cpu_times(&self) -> io::Result<procfs::CpuTimes> {
+        procfs::cpu_times(self.pid())
     }
 
     pub fn rss_bytes(&self) -> io::Result<u64> {
