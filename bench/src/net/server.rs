@@ -55,7 +55,7 @@ impl Server {
         self.child.id()
     }
 
-    /// CPU seconds (user + system) the server has used so far.
+    /// CPU time (user and system) the server has used so far.
     pub fn cpu_times(&self) -> io::Result<procfs::CpuTimes> {
         procfs::cpu_times(self.pid())
     }
