@@ -126,6 +126,9 @@ pub enum Error {
     /// The hub's thread has exited, or is exiting (a destructor that runs while the
     /// hub is torn down cannot block).
     HubGone,
+    /// A greenlet switched straight into a parked one, instead of the hub waking it
+    /// (gevent's `InvalidSwitchError`); the wait is over, unfinished.
+    InvalidSwitch,
 }
 
 impl fmt::Debug for Error {
@@ -152,6 +155,9 @@ impl fmt::Display for Error {
             }
             Error::Taken => f.write_str("the greenlet's result was already taken"),
             Error::HubGone => f.write_str("the hub's thread has exited or is exiting"),
+            Error::InvalidSwitch => f.write_str(
+                "invalid switch into a waiting greenlet: only the hub may resume a wait",
+            ),
         }
     }
 }

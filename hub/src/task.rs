@@ -4,13 +4,13 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use greenlet::{Greenlet, GreenletExit, Value};
 
 use crate::hub::{Hub, Ready};
 use crate::timeout::TimeoutInner;
-use crate::timer::TimerGuard;
+use crate::timer::{TimerAction, TimerGuard};
 use crate::wait::{Waiter, Wake};
 use crate::{Error, panic_message};
 
@@ -23,8 +23,13 @@ pub(crate) struct Task {
     pub(crate) parked: Cell<bool>,
     /// Why the current wait was woken, until the task takes it.
     pub(crate) woken: Cell<Option<Wake>>,
-    /// A Timeout that fired while the task was not parked: its next wait fails.
+    /// Timeouts that fired while the task was not parked, in firing order (a list
+    /// linked through the timeouts): each makes one of its next waits fail.
     pending_timeout: Cell<Option<Rc<TimeoutInner>>>,
+    /// The greenlet that parked, when it is not the task's own: a raw
+    /// [`Greenlet`] the task switched into, blocking on the hub (gevent's waiter
+    /// resumes whichever greenlet waited).
+    pub(crate) parked_in: Cell<Option<Greenlet>>,
     /// Set by `kill` before the task first ran: it never will.
     kill_requested: Cell<bool>,
     done: Cell<bool>,
@@ -95,6 +100,7 @@ impl Task {
             parked: Cell::new(false),
             woken: Cell::new(None),
             pending_timeout: Cell::new(None),
+            parked_in: Cell::new(None),
             kill_requested: Cell::new(false),
             done: Cell::new(false),
             index: Cell::new(u32::MAX),
@@ -138,19 +144,23 @@ impl Task {
         true
     }
 
+    /// Queues a timeout that fired while the task was not parked, behind those
+    /// already queued: none is lost, however many fire before the next wait.
     pub(crate) fn set_pending_timeout(&self, timeout: Rc<TimeoutInner>) {
-        self.pending_timeout.set(Some(timeout));
+        let mut pending = TimeoutInner::unlink_all(&self.pending_timeout);
+        pending.push(timeout);
+        TimeoutInner::link_all(&self.pending_timeout, pending);
     }
 
+    /// The oldest pending timeout, if any.
     pub(crate) fn take_pending_timeout(&self) -> Option<Rc<TimeoutInner>> {
-        self.pending_timeout.take()
+        TimeoutInner::pop_front(&self.pending_timeout)
     }
 
     pub(crate) fn clear_pending_timeout(&self, timeout: &Rc<TimeoutInner>) {
-        let pending = self.pending_timeout.take();
-        if !pending.as_ref().is_some_and(|p| Rc::ptr_eq(p, timeout)) {
-            self.pending_timeout.set(pending);
-        }
+        let mut pending = TimeoutInner::unlink_all(&self.pending_timeout);
+        pending.retain(|p| !Rc::ptr_eq(p, timeout));
+        TimeoutInner::link_all(&self.pending_timeout, pending);
     }
 
     /// Marks the task finished and tells everyone waiting for it.
@@ -474,8 +484,9 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 /// Waits for greenlets to finish (gevent's `joinall`): until all have, or `count` of
 /// them have, or `timeout` passes. Returns the indexes of those that have finished,
-/// in order; a timeout is not an error (as in gevent), but a wait that could never
-/// end is [`Error::WouldBlockForever`].
+/// in order; its own `timeout` passing is not an error (as in gevent), but a wait
+/// that could never end is [`Error::WouldBlockForever`], and a [`crate::Timeout`] of
+/// the caller's that fires meanwhile is [`Error::Timeout`]: never swallowed.
 pub fn joinall<'a, T: 'a>(
     handles: impl IntoIterator<Item = &'a JoinHandle<T>>,
     timeout: Option<Duration>,
@@ -493,17 +504,17 @@ pub fn joinall<'a, T: 'a>(
         for task in tasks.iter().filter(|t| !t.done.get()) {
             task.add_joiner(&waiter);
         }
-        let _deadline = deadline.map(|at| TimerGuard::wake_at(at, &waiter));
+        // Our own deadline wakes us as a plain notification: an `Error::Timeout` out
+        // of the park is then always a `Timeout` of the caller's, never swallowed.
+        let _deadline = deadline
+            .map(|at| TimerGuard::arm(at, TimerAction::Wake(waiter.clone(), Wake::Notified)));
         let parked = waiter.park();
         for task in &tasks {
             task.forget_stale_joiners();
         }
-        match parked {
-            Ok(()) => {}
-            Err(Error::Timeout) => {
-                return Ok((0..tasks.len()).filter(|&i| tasks[i].done.get()).collect());
-            }
-            Err(e) => return Err(e),
+        parked?;
+        if deadline.is_some_and(|at| Instant::now() >= at) {
+            return Ok((0..tasks.len()).filter(|&i| tasks[i].done.get()).collect());
         }
     }
 }

@@ -37,6 +37,8 @@ pub(crate) struct TimeoutInner {
     key: Cell<Option<TimerKey>>,
     fired: Cell<bool>,
     interrupted: Cell<bool>,
+    /// The next timeout in the task's pending list (see `Task::set_pending_timeout`).
+    next_pending: Cell<Option<Rc<TimeoutInner>>>,
 }
 
 impl TimeoutInner {
@@ -57,6 +59,34 @@ impl TimeoutInner {
 
     pub(crate) fn mark_interrupted(&self) {
         self.interrupted.set(true);
+    }
+
+    /// Empties a pending list into a vector, in order (the lists are a few long).
+    pub(crate) fn unlink_all(head: &Cell<Option<Rc<TimeoutInner>>>) -> Vec<Rc<TimeoutInner>> {
+        let mut all = Vec::new();
+        let mut next = head.take();
+        while let Some(timeout) = next {
+            next = timeout.next_pending.take();
+            all.push(timeout);
+        }
+        all
+    }
+
+    /// Makes `all` the pending list, in order.
+    pub(crate) fn link_all(head: &Cell<Option<Rc<TimeoutInner>>>, all: Vec<Rc<TimeoutInner>>) {
+        let mut next = None;
+        for timeout in all.into_iter().rev() {
+            timeout.next_pending.set(next);
+            next = Some(timeout);
+        }
+        head.set(next);
+    }
+
+    /// Takes the first timeout off a pending list.
+    pub(crate) fn pop_front(head: &Cell<Option<Rc<TimeoutInner>>>) -> Option<Rc<TimeoutInner>> {
+        let first = head.take()?;
+        head.set(first.next_pending.take());
+        Some(first)
     }
 }
 
@@ -89,6 +119,7 @@ impl Timeout {
             key: Cell::new(None),
             fired: Cell::new(false),
             interrupted: Cell::new(false),
+            next_pending: Cell::new(None),
         });
         let key = hub.timers.borrow_mut().insert(
             deadline_after(duration),

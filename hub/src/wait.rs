@@ -105,16 +105,36 @@ impl Waiter {
         }
         if task.woken.get().is_none() || yield_first {
             task.parked.set(true);
+            if !task.greenlet.is_current() {
+                // A raw greenlet of this task waits: the hub must resume it, not the
+                // task's own greenlet (which is suspended in its switch into this one).
+                task.parked_in.set(Some(greenlet::getcurrent()));
+            }
             if yield_first {
                 hub.schedule(Ready::Resume(task.clone(), self.generation));
             }
             let _unpark = Unpark(task);
             switch_to_hub(&hub);
+            if task.woken.get().is_none() {
+                // Nobody woke this wait: some greenlet switched into us directly
+                // (gevent's `InvalidSwitchError`). We run now, whoever did it.
+                *hub.current.borrow_mut() = Some(task.clone());
+                task.end_wait();
+                return Err(Error::InvalidSwitch);
+            }
         }
         let woken = task.woken.take();
         task.end_wait();
         match woken {
-            Some(Wake::Notified) | None => Ok(()),
+            Some(Wake::Notified) | None => {
+                // A deadline that passed while we yielded is delivered now, as
+                // gevent's `sleep(0)` raises it.
+                if yield_first && let Some(timeout) = task.take_pending_timeout() {
+                    timeout.mark_interrupted();
+                    return Err(Error::Timeout);
+                }
+                Ok(())
+            }
             Some(Wake::TimedOut) => Err(Error::Timeout),
             Some(Wake::LoopExit) => Err(Error::WouldBlockForever),
         }
@@ -138,6 +158,7 @@ struct Unpark<'a>(&'a Task);
 impl Drop for Unpark<'_> {
     fn drop(&mut self) {
         self.0.parked.set(false);
+        drop(self.0.parked_in.take());
         if std::thread::panicking() {
             self.0.woken.set(None);
             self.0.end_wait();
