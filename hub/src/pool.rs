@@ -3,7 +3,7 @@
 //! `imap_unordered` over them.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -38,6 +38,9 @@ struct GroupInner {
     members: RefCell<HashMap<usize, Rc<Task>>>,
     /// Greenlets in `join`/`kill`, woken when at most one member is left.
     joiners: WaitList<()>,
+    /// Members already killed and not yet gone: a second `kill` does not shoot them
+    /// again (gevent's `dying`), so each gets one `GreenletExit`.
+    dying: RefCell<HashSet<usize>>,
 }
 
 fn key(task: &Rc<Task>) -> usize {
@@ -120,12 +123,31 @@ impl Group {
         for task in &members {
             if task.greenlet.is_current() {
                 me = true;
-            } else {
+            } else if self.inner.dying.borrow_mut().insert(key(task)) {
                 task.kill_nowait();
             }
         }
         drop(members);
         self.wait_until_at_most(usize::from(me), timeout)
+    }
+
+    /// Kills one member and waits for it to die, at most `timeout` (gevent's
+    /// `killone`). A member already being killed by the group is not shot again; a
+    /// greenlet that is not a member is left alone.
+    pub fn killone<T>(
+        &self,
+        handle: &JoinHandle<T>,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        let task = handle.task();
+        let k = key(task);
+        if !self.inner.members.borrow().contains_key(&k) {
+            return Ok(());
+        }
+        if self.inner.dying.borrow_mut().insert(k) {
+            task.kill_nowait();
+        }
+        handle.wait(timeout)
     }
 
     fn wait_until_at_most(&self, left: usize, timeout: Option<Duration>) -> Result<(), Error> {
@@ -180,6 +202,7 @@ impl GroupInner {
     fn remove(inner: &Rc<GroupInner>, k: usize) {
         let removed = inner.members.borrow_mut().remove(&k);
         drop(removed);
+        inner.dying.borrow_mut().remove(&k);
         if inner.members.borrow().len() <= 1 {
             inner.joiners.wake_all();
         }
@@ -251,7 +274,15 @@ impl Pool {
 
     /// Spawns `f` in a slot already acquired.
     fn spawn_in_slot<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
-        let slot = Slot(self.slots.clone());
+        self.spawn_with_slot(Slot(self.slots.clone()), f)
+    }
+
+    /// Spawns `f` holding `slot`.
+    fn spawn_with_slot<T: 'static>(
+        &self,
+        slot: Slot,
+        f: impl FnOnce() -> T + 'static,
+    ) -> JoinHandle<T> {
         self.group.spawn(move || {
             let _slot = slot; // freed however the greenlet ends, or if it never starts
             f()
@@ -423,10 +454,12 @@ impl<R: 'static> Feeder<'_, R> {
                     } else if !pool.slots.try_acquire() {
                         break;
                     }
+                    // Held before the input is read: a panicking input frees it.
+                    let slot = Slot(pool.slots.clone());
                     match jobs.next() {
-                        Some(job) => pool.spawn_in_slot(job),
+                        Some(job) => pool.spawn_with_slot(slot, job),
                         None => {
-                            pool.slots.release();
+                            drop(slot);
                             self.jobs = None;
                             break;
                         }

@@ -1,11 +1,13 @@
 //! Spawned greenlets: the task record the hub schedules, and the typed handle.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
+use gen_core::Payload;
 use greenlet::{Greenlet, GreenletExit, Value};
 
 use crate::hub::{Hub, Ready};
@@ -184,17 +186,22 @@ impl Task {
 
     /// See [`JoinHandle::kill_nowait`].
     pub(crate) fn kill_nowait(self: &Rc<Self>) {
+        self.throw_nowait(Box::new(GreenletExit));
+    }
+
+    /// See [`JoinHandle::kill_with_nowait`].
+    pub(crate) fn throw_nowait(self: &Rc<Self>, payload: Payload) {
         if self.done.get() {
             return;
         }
         tracing::debug!(greenlet = self.name(), "kill");
         if self.greenlet.is_current() {
-            panic::resume_unwind(Box::new(GreenletExit));
+            panic::resume_unwind(payload);
         }
         if !self.greenlet.is_started() {
             self.kill_requested.set(true);
         }
-        Hub::current().schedule(Ready::Throw(self.clone(), Box::new(GreenletExit)));
+        Hub::current().schedule(Ready::Throw(self.clone(), payload));
     }
 
     fn on_done_push(&self, item: OnDone) {
@@ -451,6 +458,38 @@ impl<T> JoinHandle<T> {
     /// Asks the hub to kill it and returns at once (gevent's `kill(block=False)`).
     pub fn kill_nowait(&self) {
         self.task.kill_nowait();
+    }
+
+    /// Kills it with a payload of the caller's choice instead of `GreenletExit`
+    /// (gevent's `kill(exception)`), waiting at most `timeout` for it to die. The
+    /// payload unwinds its stack from the wait it is in; unless the greenlet catches
+    /// it, `join` gives [`Error::Panicked`] with that payload. A greenlet that has not
+    /// started never runs, and `join` gives [`Error::Killed`] whatever the payload.
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Shutdown;
+    /// let h = hub::spawn(|| hub::sleep(std::time::Duration::from_secs(60)));
+    /// hub::yield_now().unwrap(); // let it start
+    /// h.kill_with(Shutdown, None).unwrap();
+    /// match h.join() {
+    ///     Err(hub::Error::Panicked(p)) => assert!(p.is::<Shutdown>()),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn kill_with<E: Any + Send>(
+        &self,
+        error: E,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.kill_with_nowait(error);
+        self.task.wait_done(timeout)
+    }
+
+    /// [`kill_with`](Self::kill_with) without waiting (gevent's
+    /// `kill(exception, block=False)`).
+    pub fn kill_with_nowait<E: Any + Send>(&self, error: E) {
+        self.task.throw_nowait(Box::new(error));
     }
 
     /// Runs `f` on the hub once the greenlet has finished (gevent's `link`). It must not

@@ -72,15 +72,22 @@ impl Waiter {
     /// `Err(Error::WouldBlockForever)` if nothing could ever wake it. A kill unwinds
     /// from here.
     pub fn park(&self) -> Result<(), Error> {
-        self.park_inner(false)
+        self.park_inner(false, true)
     }
 
     /// Parks after scheduling our own wake-up: lets every other ready task run first.
     pub(crate) fn yield_now(&self) -> Result<(), Error> {
-        self.park_inner(true)
+        self.park_inner(true, true)
     }
 
-    fn park_inner(&self, yield_first: bool) -> Result<(), Error> {
+    /// Like [`yield_now`](Self::yield_now), leaving a deadline that passes meanwhile
+    /// for the next wait: for an operation that has already done its work and only
+    /// lets the greenlets it woke run first.
+    pub(crate) fn yield_keeping_timeouts(&self) {
+        let _ = self.park_inner(true, false);
+    }
+
+    fn park_inner(&self, yield_first: bool, deliver_timeouts: bool) -> Result<(), Error> {
         let task = &self.task;
         assert!(
             task.generation.get() == self.generation,
@@ -93,7 +100,8 @@ impl Waiter {
             return Err(Error::Killed);
         }
         let hub = Hub::current();
-        if task.woken.get().is_none()
+        if deliver_timeouts
+            && task.woken.get().is_none()
             && let Some(timeout) = task.take_pending_timeout()
         {
             task.end_wait();
@@ -129,7 +137,10 @@ impl Waiter {
             Some(Wake::Notified) | None => {
                 // A deadline that passed while we yielded is delivered now, as
                 // gevent's `sleep(0)` raises it.
-                if yield_first && let Some(timeout) = task.take_pending_timeout() {
+                if yield_first
+                    && deliver_timeouts
+                    && let Some(timeout) = task.take_pending_timeout()
+                {
                     timeout.mark_interrupted();
                     return Err(Error::Timeout);
                 }

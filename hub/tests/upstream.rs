@@ -176,3 +176,173 @@ fn test_sleep_invalid_switch() {
     sleep(5 * MS).unwrap();
     assert!(start.elapsed() >= 5 * MS);
 }
+
+/// `Channel::put` is a rendezvous: it returns after the getter has the item
+/// (test__queue.py `TestChannel.test_send`).
+#[test]
+fn test_send() {
+    let channel = hub::Channel::new();
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let g = {
+        let (channel, events) = (channel.clone(), events.clone());
+        spawn(move || {
+            for _ in 0..2 {
+                let got = channel.get(None).unwrap();
+                events.borrow_mut().push(got);
+            }
+        })
+    };
+    events.borrow_mut().push("sending");
+    channel.put("hello", None).unwrap();
+    events.borrow_mut().push("sent hello");
+    channel.put("world", None).unwrap(); // the getter is already waiting here
+    events.borrow_mut().push("sent world");
+    assert_eq!(
+        *events.borrow(),
+        ["sending", "hello", "sent hello", "world", "sent world"]
+    );
+    g.join().unwrap();
+}
+
+/// The getter's side of the same order (test__queue.py `TestChannel.test_wait`).
+#[test]
+fn test_wait() {
+    let channel = hub::Channel::new();
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let g = {
+        let (channel, events) = (channel.clone(), events.clone());
+        spawn(move || {
+            events.borrow_mut().push("sending hello");
+            channel.put("hello", None).unwrap();
+            events.borrow_mut().push("sending world");
+            channel.put("world", None).unwrap();
+            events.borrow_mut().push("sent world");
+        })
+    };
+    events.borrow_mut().push("waiting");
+    let got = channel.get(None).unwrap();
+    events.borrow_mut().push(got);
+    let got = channel.get(None).unwrap();
+    events.borrow_mut().push(got);
+    assert_eq!(
+        *events.borrow(),
+        [
+            "waiting",
+            "sending hello",
+            "hello",
+            "sending world",
+            "world"
+        ]
+    );
+    yield_now().unwrap();
+    assert_eq!(events.borrow().last(), Some(&"sent world"));
+    g.join().unwrap();
+}
+
+/// A put whose getter is waiting keeps a Timeout that fires during its yield for the
+/// next wait: the item was delivered, so the put itself succeeds.
+#[test]
+fn channel_put_to_waiting_getter_keeps_timeout_for_next_wait() {
+    let channel = hub::Channel::new();
+    let getter = {
+        let channel = channel.clone();
+        spawn(move || channel.get(None))
+    };
+    yield_now().unwrap();
+    let t = Timeout::start(MS);
+    spin(3 * MS);
+    assert!(channel.put(5, None).is_ok());
+    assert_eq!(getter.join().unwrap(), Ok(5));
+    assert_eq!(sleep(10_000 * MS), Err(Error::Timeout));
+    assert!(t.interrupted());
+}
+
+/// An input iterator that panics frees the pool slot it was read under
+/// (test__pool.py `TestErrorInIterator.test` and `test_unordered`).
+#[test]
+fn test_error_in_iterator() {
+    fn error_iter() -> impl Iterator<Item = u32> {
+        (0..2).chain(std::iter::from_fn(|| {
+            panic!("expected error in the iterator")
+        }))
+    }
+    let pool = hub::Pool::new(1);
+    let map = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.map(|x| x, error_iter())
+    }));
+    assert!(map.is_err(), "the iterator's panic reaches the caller");
+    let unordered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.imap_unordered(|x| x, error_iter()).count()
+    }));
+    assert!(unordered.is_err());
+    pool.join(None).unwrap();
+    assert_eq!(pool.free_count(), 1, "no slot leaked");
+    let h = pool.spawn(|| 3).expect("the pool is usable");
+    assert_eq!(h.join().unwrap(), 3);
+}
+
+#[derive(Debug)]
+struct SpecialError;
+
+/// Shrugs off `GreenletExit` and counts the shots, until a `SpecialError` ends it.
+fn undead(shots: Rc<Cell<u32>>) -> impl FnOnce() + 'static {
+    move || {
+        loop {
+            let nap = std::panic::catch_unwind(|| sleep(10_000 * MS));
+            match nap {
+                Ok(_) => {}
+                Err(p) if p.is::<hub::GreenletExit>() => shots.set(shots.get() + 1),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+    }
+}
+
+/// Killing a group member twice shoots it once (test__greenletset.py
+/// `test_kill_fires_once`).
+#[test]
+fn test_kill_fires_once() {
+    let (u1, u2) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let p1 = spawn(undead(u1.clone()));
+    let p2 = spawn(undead(u2.clone()));
+    sleep(MS).unwrap();
+    let group = hub::Group::new();
+    group.add(&p1);
+    group.add(&p2);
+    assert_eq!(group.len(), 2);
+    assert_eq!(group.killone(&p1, Some(MS)), Err(Error::Timeout));
+    assert_eq!((u1.get(), u2.get()), (1, 0));
+    assert_eq!(group.killone(&p1, Some(MS)), Err(Error::Timeout));
+    assert_eq!(
+        (u1.get(), u2.get()),
+        (1, 0),
+        "a dying member is not shot again"
+    );
+    for _ in 0..3 {
+        assert_eq!(group.kill(Some(MS)), Err(Error::Timeout));
+    }
+    assert_eq!((u1.get(), u2.get()), (1, 1), "one GreenletExit per member");
+    let t = Timeout::start(MS);
+    assert_eq!(group.kill(None), Err(Error::Timeout));
+    assert!(t.interrupted());
+    assert_eq!(group.len(), 2);
+    // A payload of the caller's choice ends them.
+    p1.kill_with(SpecialError, None).unwrap();
+    p2.kill_with(SpecialError, None).unwrap();
+    for p in [&p1, &p2] {
+        match p.join() {
+            Err(Error::Panicked(payload)) => assert!(payload.is::<SpecialError>()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        group.is_empty() || {
+            yield_now().unwrap();
+            group.is_empty()
+        }
+    );
+    // A non-member is left alone by killone.
+    let other = spawn(|| ());
+    assert_eq!(group.killone(&other, None), Ok(()));
+    assert_eq!(other.join(), Ok(()));
+}
