@@ -86,6 +86,7 @@ mod threadpool;
 mod timeout;
 mod timer;
 mod wait;
+mod wait_many;
 
 pub use hub::Hub;
 pub use io::{Direction, Registration};
@@ -96,10 +97,11 @@ pub use sync::{
     AsyncResult, BoundedSemaphore, Channel, Event, Lock, LockGuard, PutError, Queue, QueueError,
     ReleaseError, Semaphore, SemaphoreGuard,
 };
-pub use task::{Builder, JoinHandle, joinall, killall, spawn, spawn_later};
+pub use task::{Builder, JoinHandle, LinkId, joinall, killall, spawn, spawn_later};
 pub use threadpool::{ThreadPool, spawn_blocking};
 pub use timeout::{Timeout, sleep, with_timeout, yield_now};
 pub use wait::Waiter;
+pub use wait_many::{Iwait, Waitable, iwait, joinall_raise_error, killall_nowait, wait};
 
 pub use gen_core::Payload;
 pub use greenlet::GreenletExit;

@@ -66,7 +66,7 @@ impl OnDoneList {
         }
     }
 
-    fn remove(self, unwanted: impl Fn(&OnDone) -> bool) -> OnDoneList {
+    fn remove(self, mut unwanted: impl FnMut(&OnDone) -> bool) -> OnDoneList {
         match self {
             OnDoneList::One(item) if unwanted(&item) => OnDoneList::Empty,
             OnDoneList::Many(mut items) => {
@@ -77,11 +77,18 @@ impl OnDoneList {
         }
     }
 
-    fn for_each(self, f: impl FnMut(OnDone)) {
+    /// Calls `f` on every item: the links first, then the joiners' wakes (so the
+    /// links, scheduled first, see the result before a joiner takes it).
+    fn for_each(self, mut f: impl FnMut(OnDone)) {
         match self {
             OnDoneList::Empty => {}
-            OnDoneList::One(item) => std::iter::once(item).for_each(f),
-            OnDoneList::Many(items) => items.into_iter().for_each(f),
+            OnDoneList::One(item) => f(item),
+            OnDoneList::Many(items) => {
+                let (calls, wakes): (Vec<OnDone>, Vec<OnDone>) = items
+                    .into_iter()
+                    .partition(|item| matches!(item, OnDone::Call(_)));
+                calls.into_iter().chain(wakes).for_each(f);
+            }
         }
     }
 }
@@ -91,7 +98,44 @@ enum OnDone {
     /// Wake a joiner's wait.
     Wake(Waiter),
     /// Schedule a [`JoinHandle::link`] callback on the hub.
-    Call(Box<dyn FnOnce()>),
+    Call(Box<dyn LinkCall>),
+}
+
+/// Names one [`JoinHandle::link`] (or `link_*`) callback, for [`JoinHandle::unlink`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkId(u64);
+
+/// A link callback with its id, in one allocation (the task record stays small).
+trait LinkCall {
+    fn id(&self) -> LinkId;
+    fn call(self: Box<Self>);
+}
+
+struct Link<F> {
+    id: LinkId,
+    f: F,
+}
+
+impl<F: FnOnce()> LinkCall for Link<F> {
+    fn id(&self) -> LinkId {
+        self.id
+    }
+
+    fn call(self: Box<Self>) {
+        (self.f)()
+    }
+}
+
+thread_local! {
+    static NEXT_LINK_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+fn new_link<F: FnOnce() + 'static>(f: F) -> Box<dyn LinkCall> {
+    let id = NEXT_LINK_ID.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    Box::new(Link { id: LinkId(id), f })
 }
 
 impl Task {
@@ -174,8 +218,8 @@ impl Task {
             OnDone::Wake(waiter) => {
                 waiter.wake();
             }
-            OnDone::Call(f) => {
-                Hub::with_current(|hub| hub.schedule(Ready::Call(f)));
+            OnDone::Call(link) => {
+                Hub::with_current(|hub| hub.schedule(Ready::Call(Box::new(|| link.call()))));
             }
         });
     }
@@ -305,6 +349,7 @@ impl Builder {
         let outcome = Rc::new(Outcome {
             task: Cell::new(Weak::new()),
             result: RefCell::new(None),
+            result_links: Cell::new(0),
         });
         let finisher = Finisher {
             outcome: outcome.clone(),
@@ -338,6 +383,25 @@ struct Outcome<T> {
     /// Set once the task exists; taken when the result is stored.
     task: Cell<Weak<Task>>,
     result: RefCell<Option<Result<T, Error>>>,
+    /// `link_result` callbacks not yet run or dropped: a `join` lets them see the
+    /// result before it takes it.
+    result_links: Cell<u32>,
+}
+
+/// Counts a `link_result` callback while it exists (run, unlinked or dropped).
+struct ResultLink<T>(Rc<Outcome<T>>);
+
+impl<T> ResultLink<T> {
+    fn new(outcome: &Rc<Outcome<T>>) -> ResultLink<T> {
+        outcome.result_links.set(outcome.result_links.get() + 1);
+        ResultLink(outcome.clone())
+    }
+}
+
+impl<T> Drop for ResultLink<T> {
+    fn drop(&mut self) {
+        self.0.result_links.set(self.0.result_links.get() - 1);
+    }
 }
 
 /// Stores a task's result and wakes its joiners. Dropped without finishing (the task
@@ -398,6 +462,7 @@ impl<T> JoinHandle<T> {
     /// [`Error::WouldBlockForever`]. A result already taken is [`Error::Taken`].
     pub fn join(&self) -> Result<T, Error> {
         self.task.wait_done(None)?;
+        self.wait_result_links()?;
         self.take_result().unwrap_or(Err(Error::Taken))
     }
 
@@ -405,7 +470,21 @@ impl<T> JoinHandle<T> {
     /// (the greenlet keeps running).
     pub fn join_timeout(&self, timeout: Duration) -> Result<T, Error> {
         self.task.wait_done(Some(timeout))?;
+        self.wait_result_links()?;
         self.take_result().unwrap_or(Err(Error::Taken))
+    }
+
+    /// Lets the [`link_result`](Self::link_result) callbacks of a finished greenlet
+    /// run (they are queued on the hub) before its result is taken.
+    fn wait_result_links(&self) -> Result<(), Error> {
+        while self.slot.result_links.get() > 0 && self.task.done.get() {
+            match crate::yield_now() {
+                // A hub callback (a link itself) cannot yield: it takes the result now.
+                Err(Error::BlockingInHub) => break,
+                other => other?,
+            }
+        }
+        Ok(())
     }
 
     /// Waits until the greenlet has finished without taking its result (gevent's
@@ -493,13 +572,92 @@ impl<T> JoinHandle<T> {
     }
 
     /// Runs `f` on the hub once the greenlet has finished (gevent's `link`). It must not
-    /// block. Linking a finished greenlet schedules `f` at once.
-    pub fn link(&self, f: impl FnOnce() + 'static) {
+    /// block. Linking a finished greenlet schedules `f` at once (and it can no longer
+    /// be unlinked). Links run before the greenlet's joiners resume.
+    pub fn link(&self, f: impl FnOnce() + 'static) -> LinkId {
+        let link = new_link(f);
+        let id = link.id();
         if self.task.done.get() {
-            Hub::current().schedule(Ready::Call(Box::new(f)));
+            Hub::current().schedule(Ready::Call(Box::new(|| link.call())));
         } else {
-            self.task.on_done_push(OnDone::Call(Box::new(f)));
+            self.task.on_done_push(OnDone::Call(link));
         }
+        id
+    }
+
+    /// Runs `f` on the hub with the outcome once the greenlet has finished (gevent's
+    /// `link(callback)`, the callback reading `g.value` / `g.exception`). A `join`
+    /// lets these callbacks run before it takes the result; if the result was taken
+    /// otherwise first ([`take_result`](Self::take_result), or linking after a join),
+    /// `f` gets [`Error::Taken`].
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let seen = Rc::new(RefCell::new(String::new()));
+    /// let h = hub::spawn(|| 6 * 7);
+    /// let s = seen.clone();
+    /// h.link_result(move |r| *s.borrow_mut() = format!("{r:?}"));
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// assert_eq!(*seen.borrow(), "Ok(42)");
+    /// ```
+    pub fn link_result(&self, f: impl FnOnce(Result<&T, &Error>) + 'static) -> LinkId
+    where
+        T: 'static,
+    {
+        let link = ResultLink::new(&self.slot);
+        self.link(move || {
+            let slot = &link.0;
+            // Out of the cell while `f` runs, so that `f` may use a clone of the handle.
+            let result = slot.result.borrow_mut().take();
+            match &result {
+                Some(Ok(value)) => f(Ok(value)),
+                Some(Err(e)) => f(Err(e)),
+                None => f(Err(&Error::Taken)),
+            }
+            let mut cell = slot.result.borrow_mut();
+            if cell.is_none() {
+                *cell = result;
+            }
+        })
+    }
+
+    /// Runs `f` with the value once the greenlet has finished with one (gevent's
+    /// `link_value`); not at all if it failed.
+    pub fn link_value(&self, f: impl FnOnce(&T) + 'static) -> LinkId
+    where
+        T: 'static,
+    {
+        self.link_result(move |r| {
+            if let Ok(value) = r {
+                f(value)
+            }
+        })
+    }
+
+    /// Runs `f` with the error once the greenlet has failed (panicked, killed)
+    /// (gevent's `link_exception`); not at all if it returned a value.
+    pub fn link_exception(&self, f: impl FnOnce(&Error) + 'static) -> LinkId
+    where
+        T: 'static,
+    {
+        self.link_result(move |r| match r {
+            Err(Error::Taken) | Ok(_) => {}
+            Err(e) => f(e),
+        })
+    }
+
+    /// Removes a link that has not run yet (gevent's `unlink`); `false` if it has run,
+    /// is scheduled to, or is not one of this greenlet's.
+    pub fn unlink(&self, id: LinkId) -> bool {
+        let list = self.task.on_done.take();
+        let mut found = false;
+        let list = list.remove(|item| {
+            let hit = matches!(item, OnDone::Call(link) if link.id() == id);
+            found |= hit;
+            hit
+        });
+        self.task.on_done.set(list);
+        found
     }
 
     /// Its name, if it was given one.
@@ -509,6 +667,18 @@ impl<T> JoinHandle<T> {
 
     pub(crate) fn task(&self) -> &Rc<Task> {
         &self.task
+    }
+}
+
+/// Clones share the greenlet and its one result: the first `join` takes it, later
+/// ones get [`Error::Taken`] (use [`JoinHandle::wait`] and [`JoinHandle::value`] to
+/// read it from several places).
+impl<T> Clone for JoinHandle<T> {
+    fn clone(&self) -> Self {
+        JoinHandle {
+            task: self.task.clone(),
+            slot: self.slot.clone(),
+        }
     }
 }
 
@@ -573,5 +743,20 @@ pub fn killall<'a, T: 'a>(
         Ok(())
     } else {
         Err(Error::Timeout)
+    }
+}
+
+/// Ready once the greenlet has finished.
+impl<T> crate::Waitable for JoinHandle<T> {
+    fn is_ready(&self) -> bool {
+        self.task.done.get()
+    }
+
+    fn subscribe(&self, waiter: &Waiter) {
+        self.task.add_joiner(waiter);
+    }
+
+    fn unsubscribe(&self, _waiter: &Waiter) {
+        self.task.forget_stale_joiners();
     }
 }

@@ -102,12 +102,18 @@ impl TimeoutInner {
 /// assert_eq!(hub::sleep(Duration::from_secs(5)), Err(hub::Error::Timeout));
 /// assert!(t.interrupted());
 /// ```
+///
+/// A deadline that passes while the greenlet computes without waiting is delivered
+/// at its next wait, `yield_now()` / `sleep(0)` included. Several timeouts that pass
+/// before that are delivered one per wait, in the order they fired: none is lost.
+#[must_use = "a Timeout is disarmed when dropped: bind it to a variable (`let _t = ...`) for as long as it should hold"]
 pub struct Timeout {
     inner: Rc<TimeoutInner>,
 }
 
 impl Timeout {
     /// Arms a timeout of `duration` for the current greenlet.
+    #[must_use = "a Timeout is disarmed when dropped: `Timeout::start(d);` arms nothing"]
     pub fn start(duration: Duration) -> Timeout {
         let hub = Hub::current();
         let task = hub

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use greenlet::{Greenlet, Value};
-use hub::{Error, Event, Timeout, joinall, sleep, spawn, yield_now};
+use hub::{Error, Event, Hub, Timeout, joinall, sleep, spawn, yield_now};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -345,4 +345,174 @@ fn test_kill_fires_once() {
     let other = spawn(|| ());
     assert_eq!(group.killone(&other, None), Ok(()));
     assert_eq!(other.join(), Ok(()));
+}
+
+// ------------------------------------------------------------ wait / iwait
+
+/// `iwait` yields each object as it becomes ready; stopping early leaves nothing
+/// behind (test__iwait.py `test_iwait_partial`, `test_iwait_nogarbage`).
+#[test]
+fn test_iwait_partial() {
+    let sem_like = hub::Event::new();
+    let slow = spawn(|| sleep(20 * MS).unwrap());
+    let results: hub::AsyncResult<u8, ()> = hub::AsyncResult::new();
+    let setter = {
+        let (e, r) = (sem_like.clone(), results.clone());
+        spawn(move || {
+            r.set(1);
+            sleep(2 * MS).unwrap();
+            e.set();
+        })
+    };
+    let objects: [&dyn hub::Waitable; 3] = [&slow, &sem_like, &results];
+    let mut it = hub::iwait(&objects, None);
+    assert_eq!(it.next().unwrap(), Ok(2));
+    assert_eq!(it.next().unwrap(), Ok(1));
+    drop(it); // stop before the slow one
+    assert_eq!(sem_like.waiters(), 0);
+    assert_eq!(results.waiters(), 0);
+    let order: Vec<usize> = hub::iwait(&objects, None).map(Result::unwrap).collect();
+    assert_eq!(
+        order,
+        [1, 2, 0],
+        "all ready now but the slow one: input order, then it"
+    );
+    setter.join().unwrap();
+    assert_eq!(Hub::current().pending_timers(), 0);
+}
+
+/// `wait` with a timeout and count returns the ready subset; a queue counts as ready
+/// when it has an item; an outer Timeout is not lost (gevent.wait, test__api.py).
+#[test]
+fn test_wait_objects() {
+    let q: hub::Queue<u8> = hub::Queue::new();
+    let event = hub::Event::new();
+    let never = spawn(|| sleep(10_000 * MS));
+    let putter = {
+        let q = q.clone();
+        spawn(move || {
+            sleep(2 * MS).unwrap();
+            q.try_put(9).unwrap();
+        })
+    };
+    let objects: [&dyn hub::Waitable; 3] = [&never, &event, &q];
+    assert_eq!(hub::wait(&objects, None, Some(1)), Ok(vec![2]));
+    assert_eq!(q.try_get(), Ok(9));
+    // Its own timeout: not an error, nothing ready.
+    assert_eq!(hub::wait(&objects, Some(2 * MS), None), Ok(vec![]));
+    // An outer Timeout fires first: reported.
+    let t = Timeout::start(2 * MS);
+    assert_eq!(
+        hub::wait(&objects, Some(10_000 * MS), None),
+        Err(Error::Timeout)
+    );
+    assert!(t.interrupted());
+    let t = Timeout::start(2 * MS);
+    assert_eq!(hub::iwait(&objects, None).next(), Some(Err(Error::Timeout)));
+    drop(t);
+    // Nothing can make them ready: would block forever, not a hang.
+    never.kill().unwrap();
+    putter.join().unwrap();
+    let lonely = hub::Event::new();
+    assert_eq!(
+        hub::wait(&[&lonely], None, None),
+        Err(Error::WouldBlockForever)
+    );
+    assert_eq!(lonely.waiters(), 0);
+    // A closed queue is ready; an empty object list is ready at once.
+    q.close();
+    assert_eq!(hub::wait(&[&q], None, None), Ok(vec![0]));
+    assert_eq!(hub::wait(&[], None, None), Ok(vec![]));
+}
+
+/// `joinall(raise_error=True)` raises the first failure; `killall(block=False)`
+/// returns at once (test__greenlet.py `test_non_block_killal`, gevent.joinall).
+#[test]
+fn test_joinall_raise_error_and_non_block_killall() {
+    let ok = spawn(|| 1);
+    let bad = spawn(|| -> i32 { panic!("boom") });
+    let slow = spawn(|| {
+        sleep(10_000 * MS).unwrap();
+        2
+    });
+    match hub::joinall_raise_error([&ok, &bad, &slow], None, None) {
+        Err(Error::Panicked(p)) => assert_eq!(hub::panic_message(&p), "boom"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(bad.join(), Err(Error::Taken), "the error was handed over");
+    assert_eq!(
+        hub::joinall_raise_error([&ok, &slow], Some(2 * MS), None),
+        Ok(vec![0])
+    );
+    assert_eq!(
+        hub::joinall_raise_error([&ok, &slow], None, Some(1)),
+        Ok(vec![0])
+    );
+    hub::killall_nowait([&slow]);
+    assert!(!slow.is_ready(), "killall_nowait does not wait");
+    assert_eq!(slow.join(), Err(Error::Killed));
+    assert_eq!(ok.join(), Ok(1));
+}
+
+// ------------------------------------------------------------ JoinHandle links
+
+/// `link`, `link_value`, `link_exception` and `unlink` (test__greenlet.py
+/// `test_func_link`, `test_func_link_value`, `test_func_link_exception`,
+/// `test_multiple_listeners_error_unlink_Greenlet_link`).
+#[test]
+fn test_func_link_value_exception_unlink() {
+    let log = Rc::new(RefCell::new(Vec::<String>::new()));
+    let record = |tag: &'static str| {
+        let log = log.clone();
+        move |s: String| log.borrow_mut().push(format!("{tag}:{s}"))
+    };
+    let good = spawn(|| 5);
+    let bad = spawn(|| -> i32 { panic!("bad") });
+    for h in [&good, &bad] {
+        let (r, v, e) = (record("result"), record("value"), record("error"));
+        h.link_result(move |res| r(format!("{res:?}")));
+        h.link_value(move |x| v(x.to_string()));
+        h.link_exception(move |err| e(err.to_string()));
+    }
+    let dropped = {
+        let r = record("unlinked");
+        good.link(move || r(String::new()))
+    };
+    assert!(good.unlink(dropped));
+    assert!(!good.unlink(dropped), "only once");
+    // A clone shares the greenlet: joining through it takes the one result.
+    let clone = good.clone();
+    assert_eq!(clone.join(), Ok(5));
+    assert_eq!(good.join(), Err(Error::Taken));
+    assert!(bad.join().is_err());
+    assert_eq!(
+        *log.borrow(),
+        [
+            "result:Ok(5)",
+            "value:5",
+            "result:Err(Panicked(\"bad\"))",
+            "error:the greenlet panicked: bad",
+        ]
+    );
+    // Linking a finished greenlet runs at once; it cannot be unlinked then.
+    let late = {
+        let r = record("late");
+        good.link_result(move |res| r(format!("{res:?}")))
+    };
+    assert!(!good.unlink(late));
+    yield_now().unwrap();
+    assert_eq!(
+        log.borrow().last().unwrap(),
+        "late:Err(the greenlet's result was already taken)"
+    );
+    // A killed greenlet's exception link sees the kill.
+    let victim = spawn(|| sleep(10_000 * MS));
+    let e = record("killed");
+    victim.link_exception(move |err| e(err.to_string()));
+    victim.kill().unwrap();
+    yield_now().unwrap();
+    assert_eq!(
+        log.borrow().last().unwrap(),
+        "killed:the greenlet was killed"
+    );
 }

@@ -229,6 +229,22 @@ impl<T> WaitList<T> {
         }
     }
 
+    /// Adds `waiter` to be woken by [`wake_all`](Self::wake_all) without parking
+    /// here: for a wait on several things at once ([`crate::wait`]). Only for lists
+    /// woken as a whole (never handed a value).
+    pub(crate) fn subscribe(&self, waiter: &Waiter) {
+        self.entries.borrow_mut().push_back(Entry {
+            waiter: waiter.clone(),
+            slot: Rc::new(RefCell::new(None)),
+        });
+    }
+
+    /// Drops the entries of waits that are over (a [`subscribe`](Self::subscribe)d
+    /// waiter that was never woken).
+    pub(crate) fn forget_stale(&self) {
+        self.len();
+    }
+
     fn remove(&self, cell: &Rc<RefCell<Option<T>>>) {
         let mut entries = self.entries.borrow_mut();
         // Usually the last one (a wait that timed out at once) or near the front.

@@ -416,3 +416,18 @@ impl<T> fmt::Debug for Queue<T> {
             .finish()
     }
 }
+
+/// Ready while an item can be taken without waiting, or once closed (gevent waits on a queue's readiness to `get`).
+impl<T> crate::Waitable for Queue<T> {
+    fn is_ready(&self) -> bool {
+        !self.inner.items.borrow().is_empty() || self.inner.closed.get()
+    }
+
+    fn subscribe(&self, waiter: &crate::Waiter) {
+        self.inner.peekers.subscribe(waiter);
+    }
+
+    fn unsubscribe(&self, _waiter: &crate::Waiter) {
+        self.inner.peekers.forget_stale();
+    }
+}
