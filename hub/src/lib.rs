@@ -97,6 +97,7 @@ pub use sync::{
     AsyncResult, BoundedSemaphore, Channel, Event, Lock, LockGuard, PutError, Queue, QueueError,
     ReleaseError, Semaphore, SemaphoreGuard,
 };
+pub use sync::{Fifo, Lifo, LifoQueue, Order, Priority, PriorityQueue, RLock, RLockGuard};
 pub use task::{Builder, JoinHandle, LinkId, joinall, killall, spawn, spawn_later};
 pub use threadpool::{ThreadPool, spawn_blocking};
 pub use timeout::{Timeout, sleep, with_timeout, yield_now};

@@ -19,8 +19,8 @@ type Job<R> = Box<dyn FnOnce() -> R>;
 ///
 /// ```
 /// let group = hub::Group::new();
-/// let a = group.spawn(|| 1);
-/// let b = group.spawn(|| 2);
+/// let a = group.spawn(|| 1).unwrap();
+/// let b = group.spawn(|| 2).unwrap();
 /// group.join(None).unwrap();
 /// assert!(group.is_empty());
 /// assert_eq!(a.join().unwrap() + b.join().unwrap(), 3);
@@ -53,11 +53,46 @@ impl Group {
         Group::default()
     }
 
-    /// Spawns `f` as a member (gevent's `group.spawn`).
-    pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+    /// Spawns `f` as a member (gevent's `group.spawn`). It never fails: the `Result`
+    /// is [`Pool::spawn`]'s type, so that code can take either.
+    pub fn spawn<T: 'static>(
+        &self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, Error> {
+        Ok(self.spawn_member(f))
+    }
+
+    fn spawn_member<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
         let handle = crate::spawn(f);
         self.add(&handle);
         handle
+    }
+
+    /// Runs `f` in a member greenlet and waits for its result (gevent's `apply`); in
+    /// a member already, runs it right here (a member waiting on the group for
+    /// itself could deadlock a pool).
+    pub fn apply<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Result<T, Error> {
+        if self.current_is_member() {
+            return Ok(f());
+        }
+        self.spawn_member(f).join()
+    }
+
+    /// Spawns `f` as a member and returns its handle at once (gevent's `apply_async`;
+    /// the handle is the `AsyncResult`: `join`, `wait`, `link_result`…).
+    pub fn apply_async<T: 'static>(
+        &self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, Error> {
+        self.spawn(f)
+    }
+
+    fn current_is_member(&self) -> bool {
+        self.inner
+            .members
+            .borrow()
+            .values()
+            .any(|task| task.greenlet.is_current())
     }
 
     /// Makes a greenlet a member until it finishes (gevent's `add`). Adding a finished
@@ -267,6 +302,43 @@ impl Pool {
         Ok(self.spawn_in_slot(f))
     }
 
+    /// Runs `f` in the pool once a slot is free and waits for its result (gevent's
+    /// `apply`). In a member greenlet of this pool it runs `f` right here: waiting
+    /// for a slot held by the caller itself could never end.
+    ///
+    /// ```
+    /// let pool = hub::Pool::new(1);
+    /// assert_eq!(pool.apply(|| 6 * 7).unwrap(), 42);
+    /// let p = pool.clone();
+    /// // Nested in a member of a full pool: runs inline instead of deadlocking.
+    /// assert_eq!(pool.apply(move || p.apply(|| 1).unwrap()).unwrap(), 1);
+    /// ```
+    pub fn apply<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Result<T, Error> {
+        if self.group.current_is_member() {
+            return Ok(f());
+        }
+        self.spawn(f)?.join()
+    }
+
+    /// Spawns `f` once a slot is free and returns its handle (gevent's
+    /// `apply_async`; the handle is the `AsyncResult`: `join`, `wait`,
+    /// `link_result`…).
+    pub fn apply_async<T: 'static>(
+        &self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, Error> {
+        self.spawn(f)
+    }
+
+    /// See [`Group::killone`].
+    pub fn killone<T>(
+        &self,
+        handle: &JoinHandle<T>,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.group.killone(handle, timeout)
+    }
+
     /// Spawns `f` if a slot is free now.
     pub fn try_spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Option<JoinHandle<T>> {
         self.slots.try_acquire().then(|| self.spawn_in_slot(f))
@@ -283,7 +355,7 @@ impl Pool {
         slot: Slot,
         f: impl FnOnce() -> T + 'static,
     ) -> JoinHandle<T> {
-        self.group.spawn(move || {
+        self.group.spawn_member(move || {
             let _slot = slot; // freed however the greenlet ends, or if it never starts
             f()
         })
@@ -442,7 +514,7 @@ impl<R: 'static> Feeder<'_, R> {
         while let Some(jobs) = &mut self.jobs {
             let handle = match &self.spawner {
                 Spawner::Group(group) => match jobs.next() {
-                    Some(job) => group.spawn(job),
+                    Some(job) => group.spawn_member(job),
                     None => {
                         self.jobs = None;
                         break;

@@ -516,3 +516,118 @@ fn test_func_link_value_exception_unlink() {
         "killed:the greenlet was killed"
     );
 }
+
+// ------------------------------------------------------------ RLock, queues, pools
+
+/// The owner takes an RLock again; others wait, time out, and get it in order once
+/// every guard is dropped (test__semaphore.py / test__lock.py `TestRLock`).
+#[test]
+fn test_rlock_reentrant() {
+    let lock = hub::RLock::new();
+    let first = lock.lock(None).unwrap();
+    let second = lock
+        .try_lock()
+        .expect("the owner locks again without waiting");
+    assert!(lock.is_owned() && lock.depth() == 2);
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let contender = {
+        let (lock, log) = (lock.clone(), log.clone());
+        spawn(move || {
+            assert!(!lock.is_owned());
+            assert!(lock.try_lock().is_none());
+            assert_eq!(lock.lock(Some(MS)).unwrap_err(), Error::Timeout);
+            let _g = lock.lock(None).unwrap();
+            log.borrow_mut().push("contender");
+            lock.depth()
+        })
+    };
+    sleep(3 * MS).unwrap();
+    drop(second);
+    yield_now().unwrap();
+    assert!(log.borrow().is_empty(), "one guard still held");
+    log.borrow_mut().push("owner releases");
+    drop(first);
+    assert_eq!(contender.join().unwrap(), 1);
+    assert_eq!(*log.borrow(), ["owner releases", "contender"]);
+    assert!(!lock.is_locked());
+    // A killed waiter loses its place without taking the lock.
+    let held = lock.lock(None).unwrap();
+    let victim = {
+        let lock = lock.clone();
+        spawn(move || lock.lock(None).map(|_| ()))
+    };
+    yield_now().unwrap();
+    assert_eq!(lock.waiters(), 1);
+    victim.kill().unwrap();
+    drop(held);
+    assert!(!lock.is_locked() && lock.waiters() == 0);
+}
+
+/// `LifoQueue` and `PriorityQueue` hand out their items in their order, bounded or
+/// not (test__queue.py `TestLifoQueue`, `TestPriorityQueue`).
+#[test]
+fn test_lifo_and_priority_queue() {
+    let lifo = hub::LifoQueue::new();
+    for i in 0..4 {
+        lifo.put(i, None).unwrap();
+    }
+    assert_eq!(lifo.try_peek(), Ok(3));
+    let got: Vec<i32> = (0..4).map(|_| lifo.get(None).unwrap()).collect();
+    assert_eq!(got, [3, 2, 1, 0]);
+    assert_eq!(lifo.try_get(), Err(hub::QueueError::Empty));
+
+    let heap = hub::PriorityQueue::bounded(2);
+    heap.put((5, "e"), None).unwrap();
+    heap.put((1, "a"), None).unwrap();
+    let e = heap.put((0, "full"), Some(MS)).unwrap_err();
+    assert_eq!(e.error, hub::QueueError::Wait(Error::Timeout));
+    let putter = {
+        let heap = heap.clone();
+        spawn(move || heap.put((3, "c"), None).map_err(|e| e.error))
+    };
+    yield_now().unwrap();
+    assert_eq!(heap.get(None).unwrap(), (1, "a"));
+    assert_eq!(putter.join().unwrap(), Ok(()));
+    assert_eq!(heap.get(None).unwrap(), (3, "c"));
+    assert_eq!(heap.get(None).unwrap(), (5, "e"));
+    heap.close();
+    assert_eq!(heap.get(None), Err(hub::QueueError::Closed));
+    assert_eq!(hub::wait(&[&heap], None, None), Ok(vec![0]));
+}
+
+/// `apply` runs in the pool and returns the result; nested in a member it runs inline;
+/// `apply_async` gives the handle (test__pool.py `test_apply`, `test_apply_async`,
+/// `test_reentrant`, `test_apply_raises`).
+#[test]
+fn test_apply() {
+    let pool = hub::Pool::new(1);
+    assert_eq!(pool.apply(|| 7), Ok(7));
+    let inner = pool.clone();
+    assert_eq!(pool.apply(move || inner.apply(|| 8).unwrap()), Ok(8));
+    match pool.apply(|| -> u8 { panic!("raised in apply") }) {
+        Err(Error::Panicked(p)) => assert_eq!(hub::panic_message(&p), "raised in apply"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let h = pool.apply_async(|| 9).unwrap();
+    assert_eq!(h.join(), Ok(9));
+    // Group and Pool spawn share one type.
+    let group = hub::Group::new();
+    type SpawnOne = Box<dyn Fn() -> Result<hub::JoinHandle<u8>, Error>>;
+    let spawners: [SpawnOne; 2] = [
+        Box::new({
+            let p = pool.clone();
+            move || p.spawn(|| 1)
+        }),
+        Box::new(move || group.spawn(|| 1)),
+    ];
+    for spawn_one in &spawners {
+        assert_eq!(spawn_one().unwrap().join(), Ok(1));
+    }
+    // A pool's apply from outside under a Timeout that fires while the pool is full.
+    let busy = pool.spawn(|| sleep(10_000 * MS)).unwrap();
+    let t = Timeout::start(MS);
+    assert_eq!(pool.apply(|| 0), Err(Error::Timeout));
+    assert!(t.interrupted());
+    busy.kill().unwrap();
+    assert_eq!(pool.free_count(), 1);
+}

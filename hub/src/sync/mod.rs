@@ -19,14 +19,20 @@ mod async_result;
 mod channel;
 mod event;
 mod lock;
+mod order;
+mod ordered_queue;
 mod queue;
+mod rlock;
 mod semaphore;
 
 pub use async_result::AsyncResult;
 pub use channel::Channel;
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
+pub use order::{Fifo, Lifo, Order, Priority};
+pub use ordered_queue::{LifoQueue, PriorityQueue};
 pub use queue::{PutError, Queue, QueueError};
+pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{BoundedSemaphore, ReleaseError, Semaphore, SemaphoreGuard};
 
 use std::cell::{Cell, RefCell};
