@@ -75,6 +75,7 @@
 //!   destructors run, and a destructor that tries to block gets [`Error::HubGone`]),
 //!   and the loop's fds and stacks are freed.
 
+mod flatten;
 mod hub;
 mod io;
 mod multicore;
@@ -88,6 +89,7 @@ mod timer;
 mod wait;
 mod wait_many;
 
+pub use flatten::try_with_timeout;
 pub use hub::Hub;
 pub use io::{Direction, Registration};
 pub use multicore::{HubHandle, Receiver, Sender, channel, cores, run_hubs, run_hubs_with};
@@ -132,6 +134,10 @@ pub enum Error {
     /// A greenlet switched straight into a parked one, instead of the hub waking it
     /// (gevent's `InvalidSwitchError`); the wait is over, unfinished.
     InvalidSwitch,
+    /// An I/O error, carried so that code under [`with_timeout`] or in a greenlet
+    /// can use `?` on both kinds (see [`try_with_timeout`], [`JoinHandle::try_join`]);
+    /// converting back into `std::io::Error` gives the original.
+    Io(std::io::Error),
 }
 
 impl fmt::Debug for Error {
@@ -161,15 +167,33 @@ impl fmt::Display for Error {
             Error::InvalidSwitch => f.write_str(
                 "invalid switch into a waiting greenlet: only the hub may resume a wait",
             ),
+            Error::Io(e) => fmt::Display::fmt(e, f),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(e)
+    }
+}
 
 impl PartialEq for Error {
-    /// Same variant; two panics are never equal (their payloads cannot be compared).
+    /// Same variant (and the same kind for I/O errors); two panics are never equal
+    /// (their payloads cannot be compared).
     fn eq(&self, other: &Error) -> bool {
+        if let (Error::Io(a), Error::Io(b)) = (self, other) {
+            return a.kind() == b.kind();
+        }
         !matches!(self, Error::Panicked(_))
             && std::mem::discriminant(self) == std::mem::discriminant(other)
     }
@@ -178,6 +202,9 @@ impl PartialEq for Error {
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
         use std::io::ErrorKind;
+        if let Error::Io(e) = e {
+            return e;
+        }
         let kind = match &e {
             Error::Timeout => ErrorKind::TimedOut,
             Error::Busy => ErrorKind::ResourceBusy,

@@ -631,3 +631,49 @@ fn test_apply() {
     busy.kill().unwrap();
     assert_eq!(pool.free_count(), 1);
 }
+
+// ------------------------------------------------------------ Result flattening
+
+/// `with_timeout(seconds, function)` whose function fails (test__api.py
+/// `test_nested_with_timeout`, with error types): one level of `Result`.
+#[test]
+fn test_nested_with_timeout() {
+    use std::io::{self, ErrorKind};
+    // The inner timeout is longer: the outer one fires, and the outer call reports
+    // it (as gevent raises the outer Timeout through the inner with_timeout).
+    let inner_saw = Rc::new(Cell::new(None));
+    let outer: io::Result<()> = {
+        let inner_saw = inner_saw.clone();
+        hub::try_with_timeout(5 * MS, move || {
+            let inner: io::Result<()> = hub::try_with_timeout(10_000 * MS, || {
+                sleep(10_000 * MS)?;
+                Ok(())
+            });
+            inner_saw.set(inner.as_ref().err().map(io::Error::kind));
+            inner
+        })
+    };
+    assert_eq!(outer.unwrap_err().kind(), ErrorKind::TimedOut);
+    assert_eq!(inner_saw.get(), Some(ErrorKind::TimedOut));
+    // A greenlet killed while it returns io::Result: try_join gives an io::Error.
+    let h = spawn(|| -> io::Result<()> {
+        sleep(10_000 * MS)?;
+        Ok(())
+    });
+    h.kill().unwrap();
+    assert_eq!(h.try_join().unwrap_err().kind(), ErrorKind::Other);
+    assert_eq!(
+        h.try_join().unwrap_err().to_string(),
+        Error::Taken.to_string()
+    );
+    // hub::Error carries io errors and gives them back unchanged.
+    let e: Error = io::Error::new(ErrorKind::ConnectionReset, "peer reset").into();
+    assert_eq!(e, Error::Io(ErrorKind::ConnectionReset.into()));
+    assert_ne!(e, Error::Io(ErrorKind::NotFound.into()));
+    assert!(std::error::Error::source(&e).is_some());
+    let back: io::Error = e.into();
+    assert_eq!(
+        (back.kind(), back.to_string().as_str()),
+        (ErrorKind::ConnectionReset, "peer reset")
+    );
+}
