@@ -32,10 +32,18 @@
 //! | `gevent.spawn(f)`, `spawn_later`    | [`spawn`], [`spawn_later`], [`Builder`]     |
 //! | `g.join()`, `g.get()`, `g.value`    | [`JoinHandle::wait`], [`JoinHandle::join`], [`JoinHandle::value`] |
 //! | `g.kill()`, `gevent.killall`        | [`JoinHandle::kill`], [`killall`]           |
+//! | `killall(block=False)`              | [`killall_nowait`]                          |
+//! | `g.kill(exception)`                 | [`JoinHandle::kill_with`], [`JoinHandle::kill_with_nowait`] |
 //! | `gevent.joinall(gs, timeout, count)`| [`joinall`]                                 |
-//! | `g.link(cb)`                        | [`JoinHandle::link`]                        |
+//! | `joinall(raise_error=True)`         | [`joinall_raise_error`]                     |
+//! | `gevent.wait(objects, timeout, count)`, `gevent.iwait` | [`wait`], [`iwait`] ([`Iwait`]) over [`Waitable`]s: join handles, [`Event`], [`AsyncResult`], queues |
+//! | `g.link(cb)`                        | [`JoinHandle::link`] (callback without arguments), [`JoinHandle::link_result`] (with the outcome) |
+//! | `g.link_value`, `g.link_exception`, `g.unlink` | [`JoinHandle::link_value`], [`JoinHandle::link_exception`], [`JoinHandle::unlink`] ([`LinkId`]) |
+//! | one `Greenlet` object held in many places | `JoinHandle: Clone` (clones share the one result) |
 //! | `gevent.sleep(s)`, `sleep(0)`       | [`sleep`], [`yield_now`]                    |
 //! | `gevent.Timeout`, `with_timeout`    | [`Timeout`], [`with_timeout`]               |
+//! | `with_timeout` of a function that fails, `g.get()` of one | [`try_with_timeout`], [`JoinHandle::try_join`]: one `Result`, [`Error::Io`] / `From` both ways |
+//! | `InvalidSwitchError`                | [`Error::InvalidSwitch`]                    |
 //! | `hub.wait(io watcher)`              | [`Registration::wait`]                      |
 //! | `LoopExit`                          | [`Error::WouldBlockForever`]                |
 //! | `GreenletExit`                      | [`greenlet::GreenletExit`]; `join` gives [`Error::Killed`] |
@@ -49,14 +57,36 @@
 //! | `gevent.queue.Queue`, `JoinableQueue` | [`Queue`] (`put`/`get`/`peek`, `*_nowait` → `try_*`, `task_done`/`join`, `close`) |
 //! | `gevent.queue.Empty`, `Full`        | [`QueueError::Empty`], [`QueueError::Full`] |
 //! | `gevent.queue.Channel`              | [`Channel`]                                 |
+//! | `gevent.queue.LifoQueue`, `PriorityQueue` | [`LifoQueue`], [`PriorityQueue`] (a [`Queue`] with another [`Order`]: [`Lifo`], [`Priority`]; [`Fifo`] is the default) |
 //! | `gevent.lock.Semaphore`             | [`Semaphore`]                               |
 //! | `gevent.lock.BoundedSemaphore`      | [`BoundedSemaphore`]; `ValueError` → [`ReleaseError`] |
 //! | `gevent.lock.Lock`, `with lock:`    | [`Lock`], [`LockGuard`]                     |
-//! | `gevent.pool.Group`                 | [`Group`] (`spawn`, `add`, `join`, `kill`)   |
-//! | `gevent.pool.Pool`                  | [`Pool`] (`spawn` waits for a free slot)    |
+//! | `gevent.lock.RLock`                 | [`RLock`], [`RLockGuard`]                   |
+//! | `gevent.pool.Group`                 | [`Group`] (`spawn`, `add`, `join`, `kill`, [`Group::killone`]) |
+//! | `gevent.pool.Pool`                  | [`Pool`] (`spawn` waits for a free slot; same `Result` type as [`Group::spawn`]) |
+//! | `pool.apply(f)`, `apply_async(f)`   | [`Pool::apply`], [`Pool::apply_async`] (and on [`Group`]) |
 //! | `map`, `imap`, `imap_unordered`     | [`Pool::map`], [`Pool::imap`] ([`Imap`]), [`Pool::imap_unordered`] ([`ImapUnordered`]); same on [`Group`] |
 //! | `gevent.threadpool.ThreadPool`      | [`ThreadPool`]                              |
 //! | `get_hub().threadpool.apply(f)`     | [`spawn_blocking`], [`Hub::threadpool`]     |
+//!
+//! ## What gevent has and hub does not
+//!
+//! | gevent                              | here, and why                               |
+//! |-------------------------------------|---------------------------------------------|
+//! | `gevent.local.local`                | thread-locals are per hub, not per greenlet; greenlet-local storage is its own addition (`hub::local!`) |
+//! | `gevent.signal_handler`             | `hub::signal`, its own addition             |
+//! | `gevent.util.print_run_info`        | its own addition (`hub::print_run_info`); meanwhile [`Hub::live_tasks`], [`Hub::pending_timers`] |
+//! | `gevent.wait()` with no objects (run the loop until idle) | not offered: wait on the handles ([`joinall`], [`Group::join`]); an idle loop is [`Error::WouldBlockForever`] |
+//! | `Timeout(seconds, exception)`, `with_timeout(..., timeout_value=)` | errors are typed: a wait gives [`Error::Timeout`], [`Timeout::interrupted`] says whose |
+//! | `Event.rawlink`, `AsyncResult.rawlink` | not offered: callbacks on the hub are [`JoinHandle::link`]s; wait on several things with [`iwait`] |
+//! | `kill(exception)` of a greenlet not yet started | it never runs; `join` gives [`Error::Killed`], not the payload |
+//! | `Channel.put_nowait` that yields to the getter | [`Channel::try_put`] never parks; [`Channel::put`] is the rendezvous |
+//! | `gevent.queue.SimpleQueue`, `JoinableQueue` | one [`Queue`] type does both              |
+//! | `DummySemaphore`                    | `Option<Semaphore>`                         |
+//! | `getcurrent()` as a `Greenlet` with `.link`, `.kill` | [`greenlet::getcurrent`] gives the raw greenlet; keep the [`JoinHandle`] (it is `Clone`) |
+//! | `gevent.fileobject`, `gevent.os`    | [`spawn_blocking`] for file I/O             |
+//! | sockets, `select`, `subprocess`, `ssl`, `monkey.patch_all` | the `monkey` and `monkey-patch` crates |
+//! | `gevent.backdoor`, `gevent.pywsgi`  | out of scope (the examples have an HTTP/1.1 server on `monkey`'s `StreamServer`) |
 //!
 //! # Rules
 //! - Spawned greenlets start at the hub's next turn, in spawn order. A panic inside one
