@@ -79,8 +79,9 @@ fn test_nested_timeout_while_parked() {
     yield_now().unwrap_err();
     let t4 = Timeout::start(MS);
     spin(5 * MS);
-    let _ = Event::new().wait(Some(MS)); // t4 fires while this wait is woken by its own deadline
-    t4.cancel();
+    let _ = Event::new().wait(Some(MS)); // t4 and this wait's own deadline both passed
+    t4.cancel(); // interrupted this wait or pending: either way, nothing left after
+
     assert_eq!(sleep(MS), Ok(()));
     assert!(t3.interrupted());
 }
@@ -354,7 +355,11 @@ fn test_kill_fires_once() {
 #[test]
 fn test_iwait_partial() {
     let sem_like = hub::Event::new();
-    let slow = spawn(|| sleep(20 * MS).unwrap());
+    let gate = hub::Event::new();
+    let slow = {
+        let gate = gate.clone();
+        spawn(move || gate.wait(None).unwrap())
+    };
     let results: hub::AsyncResult<u8, ()> = hub::AsyncResult::new();
     let setter = {
         let (e, r) = (sem_like.clone(), results.clone());
@@ -371,6 +376,7 @@ fn test_iwait_partial() {
     drop(it); // stop before the slow one
     assert_eq!(sem_like.waiters(), 0);
     assert_eq!(results.waiters(), 0);
+    gate.set(); // the slow one finishes once it runs
     let order: Vec<usize> = hub::iwait(&objects, None).map(Result::unwrap).collect();
     assert_eq!(
         order,
@@ -530,18 +536,23 @@ fn test_rlock_reentrant() {
         .expect("the owner locks again without waiting");
     assert!(lock.is_owned() && lock.depth() == 2);
     let log = Rc::new(RefCell::new(Vec::new()));
+    let queued = Rc::new(Cell::new(false));
     let contender = {
-        let (lock, log) = (lock.clone(), log.clone());
+        let (lock, log, queued) = (lock.clone(), log.clone(), queued.clone());
         spawn(move || {
             assert!(!lock.is_owned());
             assert!(lock.try_lock().is_none());
             assert_eq!(lock.lock(Some(MS)).unwrap_err(), Error::Timeout);
+            queued.set(true); // and parks in the next line without yielding before
             let _g = lock.lock(None).unwrap();
             log.borrow_mut().push("contender");
             lock.depth()
         })
     };
-    sleep(3 * MS).unwrap();
+    while !queued.get() {
+        sleep(MS).unwrap();
+    }
+    assert_eq!(lock.waiters(), 1);
     drop(second);
     yield_now().unwrap();
     assert!(log.borrow().is_empty(), "one guard still held");
