@@ -15,7 +15,7 @@ use mio::{Events, Poll, Token};
 
 use crate::io::IoTable;
 use crate::remote::RemoteQueue;
-use crate::task::Task;
+use crate::task::{LinkCall, Task};
 use crate::timer::{TimerAction, Timers};
 use crate::wait::Wake;
 
@@ -31,6 +31,8 @@ pub(crate) enum Ready {
     Throw(Rc<Task>, gen_core::Payload),
     /// Run a function on the hub.
     Call(Box<dyn FnOnce()>),
+    /// Run a finished task's link callback on the hub.
+    Link(Box<dyn LinkCall>),
 }
 
 /// The per-thread event loop. Reach it with [`Hub::current`]; it starts running the
@@ -281,6 +283,11 @@ impl Hub {
                     drop(task.parked_in.take());
                     if !task.greenlet.is_dead() {
                         self.enter(task, |g| g.throw(payload));
+                    }
+                }
+                Ready::Link(link) => {
+                    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| link.call())) {
+                        tracing::error!("link on the hub failed with {}", crate::panic_message(&p));
                     }
                 }
                 Ready::Call(f) => {

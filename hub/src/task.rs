@@ -83,11 +83,10 @@ impl OnDoneList {
         match self {
             OnDoneList::Empty => {}
             OnDoneList::One(item) => f(item),
-            OnDoneList::Many(items) => {
-                let (calls, wakes): (Vec<OnDone>, Vec<OnDone>) = items
-                    .into_iter()
-                    .partition(|item| matches!(item, OnDone::Call(_)));
-                calls.into_iter().chain(wakes).for_each(f);
+            OnDoneList::Many(mut items) => {
+                // Stable, and in place for the short lists tasks have.
+                items.sort_by_key(|item| matches!(item, OnDone::Wake(_)));
+                items.into_iter().for_each(f);
             }
         }
     }
@@ -106,7 +105,7 @@ enum OnDone {
 pub struct LinkId(u64);
 
 /// A link callback with its id, in one allocation (the task record stays small).
-trait LinkCall {
+pub(crate) trait LinkCall {
     fn id(&self) -> LinkId;
     fn call(self: Box<Self>);
 }
@@ -219,7 +218,7 @@ impl Task {
                 waiter.wake();
             }
             OnDone::Call(link) => {
-                Hub::with_current(|hub| hub.schedule(Ready::Call(Box::new(|| link.call()))));
+                Hub::with_current(|hub| hub.schedule(Ready::Link(link)));
             }
         });
     }
@@ -578,7 +577,7 @@ impl<T> JoinHandle<T> {
         let link = new_link(f);
         let id = link.id();
         if self.task.done.get() {
-            Hub::current().schedule(Ready::Call(Box::new(|| link.call())));
+            Hub::current().schedule(Ready::Link(link));
         } else {
             self.task.on_done_push(OnDone::Call(link));
         }
