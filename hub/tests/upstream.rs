@@ -688,3 +688,36 @@ fn test_nested_with_timeout() {
         (ErrorKind::ConnectionReset, "peer reset")
     );
 }
+
+/// Killing a task while a raw greenlet of its own waits on the hub: the task dies,
+/// the raw greenlet is unwound with it, and the hub holds nothing of either.
+#[test]
+fn test_kill_task_while_raw_greenlet_waits() {
+    let unwound = Rc::new(Cell::new(false));
+    let task = {
+        let unwound = unwound.clone();
+        spawn(move || {
+            struct Flag(Rc<Cell<bool>>);
+            impl Drop for Flag {
+                fn drop(&mut self) {
+                    self.0.set(true);
+                }
+            }
+            let child = Greenlet::new(move |_| {
+                let _flag = Flag(unwound);
+                sleep(10_000 * MS).unwrap();
+                Value::none()
+            });
+            let _ = child.switch(());
+            unreachable!("the task is killed while its child waits");
+        })
+    };
+    yield_now().unwrap();
+    assert_eq!(Hub::current().pending_timers(), 1, "the child sleeps");
+    task.kill().unwrap();
+    assert_eq!(task.join(), Err(Error::Killed));
+    yield_now().unwrap();
+    assert!(unwound.get(), "the raw greenlet's stack was unwound");
+    assert_eq!(Hub::current().pending_timers(), 0);
+    assert_eq!(Hub::current().live_tasks(), 0);
+}
