@@ -80,10 +80,14 @@
 //! | —                            | [`time::sleep`]                  | patched `time.sleep`                         |
 //! | `std::thread::yield_now`     | [`thread::yield_now`]            | `gevent.sleep(0)`                            |
 //! | `libc::select`               | [`select::select`]               | `gevent.select.select`                       |
+//! | `std::process::Command`      | [`process::Command`] (`spawn`, `output`, `status`, `kill_on_drop`) | `gevent.subprocess.Popen`, `check_output`, `call` |
+//! | `std::process::Child`        | [`process::Child`] (`wait`, `try_wait`, `kill`, `wait_with_output`, pipes) | `Popen.wait`, `poll`, `kill`, `communicate` |
+//! | —                            | [`process::Child::wait_timeout`] | `Popen.wait(timeout)`                        |
 //! | a socket timeout             | `set_read_timeout` → `WouldBlock`| `socket.settimeout` → `socket.timeout`       |
 //! | —                            | [`hub::Timeout`] → `TimedOut`    | `gevent.Timeout`                             |
 
 pub mod net;
+pub mod process;
 pub mod select;
 pub mod thread;
 pub mod time;
