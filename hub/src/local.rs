@@ -8,6 +8,9 @@
 //! number each key draws on first use; a value is held by an `Rc` while a closure
 //! borrows it, so a value dropped meanwhile (its greenlet is killed from inside the
 //! closure) stays valid until the closure returns.
+//!
+//! The hub knows only the greenlets it schedules: a raw [`greenlet::Greenlet`]
+//! switched to from inside one of them sees that one's values.
 
 use std::any::Any;
 use std::cell::Cell;

@@ -296,3 +296,16 @@ fn keys_are_usable_through_a_static_reference() {
     }
     assert_eq!(hub::spawn(|| read(&COUNTER)).join().unwrap(), 0);
 }
+
+#[test]
+fn the_root_greenlets_values_are_dropped_at_thread_exit() {
+    let dropped = Arc::new(AtomicU32::new(0));
+    let counter = dropped.clone();
+    std::thread::spawn(move || {
+        SENDABLE_PROBE.set(CountsDrops(Some(counter))).unwrap();
+        hub::yield_now().unwrap();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}

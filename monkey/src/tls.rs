@@ -110,15 +110,16 @@ impl TlsConnector {
         &self.config
     }
 
-    /// Runs the handshake over `stream` with the server named `server_name` (a DNS
-    /// name or an IP address; it is what the certificate must name, and what is sent
-    /// as SNI). Fails with the rustls error inside an `io::Error` when the server's
-    /// certificate does not verify.
-    pub fn connect(
+    /// Runs the handshake over `stream` (a monkey [`TcpStream`], or any `Read +
+    /// Write`) with the server named `server_name`: a DNS name or an IP address,
+    /// what the certificate must name and what is sent as SNI. Fails with the
+    /// rustls error inside an `io::Error` when the server's certificate does not
+    /// verify.
+    pub fn connect<S: Read + Write>(
         &self,
         server_name: &str,
-        stream: TcpStream,
-    ) -> io::Result<TlsStream<ClientConnection>> {
+        stream: S,
+    ) -> io::Result<TlsStream<ClientConnection, S>> {
         let name = ServerName::try_from(server_name)
             .map_err(|e| invalid(format!("invalid TLS server name {server_name:?}: {e}")))?
             .to_owned();
@@ -338,7 +339,7 @@ impl TlsAcceptor {
     }
 
     /// Runs the server side of the handshake over an accepted `stream`.
-    pub fn accept(&self, stream: TcpStream) -> io::Result<TlsStream<ServerConnection>> {
+    pub fn accept<S: Read + Write>(&self, stream: S) -> io::Result<TlsStream<ServerConnection, S>> {
         let conn = ServerConnection::new(self.config.clone()).map_err(io::Error::other)?;
         TlsStream::handshake(conn, stream)
     }
@@ -353,22 +354,25 @@ impl fmt::Debug for TlsAcceptor {
 }
 
 /// A TLS session over a [`TcpStream`], handshake done (gevent's `SSLSocket`): a
-/// client's ([`ClientConnection`]) or a server's ([`ServerConnection`]).
+/// client's ([`ClientConnection`]) or a server's ([`ServerConnection`]). Any other
+/// `Read + Write` transport works too (`S`): a std `TcpStream` for code that runs
+/// without a hub, a Unix socket, a test double.
 ///
 /// Reading gives `Ok(0)` only after the peer's `close_notify`; a peer that just
 /// closes the connection gives `UnexpectedEof` (a truncation). Call
 /// [`shutdown`](Self::shutdown) before dropping it to end the session the same
 /// clean way for the peer.
-pub struct TlsStream<C> {
-    inner: StreamOwned<C, TcpStream>,
+pub struct TlsStream<C, S: Read + Write = TcpStream> {
+    inner: StreamOwned<C, S>,
 }
 
-impl<C, S> TlsStream<C>
+impl<C, S, D> TlsStream<C, S>
 where
-    C: DerefMut + Deref<Target = ConnectionCommon<S>>,
-    S: SideData + 'static,
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
 {
-    fn handshake(mut conn: C, mut stream: TcpStream) -> io::Result<TlsStream<C>> {
+    fn handshake(mut conn: C, mut stream: S) -> io::Result<TlsStream<C, S>> {
         while conn.is_handshaking() {
             conn.complete_io(&mut stream)?;
         }
@@ -408,30 +412,32 @@ where
 
     /// The socket underneath, for its options (`set_read_timeout`, `peer_addr`, …).
     /// Reading or writing it directly would corrupt the session.
-    pub fn get_ref(&self) -> &TcpStream {
+    pub fn get_ref(&self) -> &S {
         &self.inner.sock
     }
 
     /// The socket underneath, mutably (see [`get_ref`](Self::get_ref)).
-    pub fn get_mut(&mut self) -> &mut TcpStream {
+    pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner.sock
     }
 }
 
-impl<C, S> Read for TlsStream<C>
+impl<C, S, D> Read for TlsStream<C, S>
 where
-    C: DerefMut + Deref<Target = ConnectionCommon<S>>,
-    S: SideData + 'static,
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
 {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf)
     }
 }
 
-impl<C, S> Write for TlsStream<C>
+impl<C, S, D> Write for TlsStream<C, S>
 where
-    C: DerefMut + Deref<Target = ConnectionCommon<S>>,
-    S: SideData + 'static,
+    C: DerefMut + Deref<Target = ConnectionCommon<D>>,
+    S: Read + Write,
+    D: SideData + 'static,
 {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write(buf)
@@ -442,7 +448,7 @@ where
     }
 }
 
-impl<C> fmt::Debug for TlsStream<C> {
+impl<C, S: Read + Write + fmt::Debug> fmt::Debug for TlsStream<C, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsStream")
             .field("socket", &self.inner.sock)

@@ -533,3 +533,39 @@ fn bad_pem_input_gets_clear_errors() {
         .unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
 }
+
+#[test]
+fn a_silent_peer_cannot_stall_the_handshake() {
+    // Accepts and never answers: the read timeout ends the client's handshake...
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stream = TcpStream::connect(addr).unwrap();
+    let _silent = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let started = Instant::now();
+    let e = TlsConnector::new()
+        .connect("localhost", stream)
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    // ... and a hub::Timeout ends the server's, while other greenlets run.
+    let pki = Pki::new("monkey test CA");
+    let leaf = pki.leaf(&["localhost"], false);
+    let acceptor = TlsAcceptor::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).unwrap();
+    let _client = TcpStream::connect(addr).unwrap();
+    let (server_side, _) = listener.accept().unwrap();
+    let ticks = Rc::new(Cell::new(0u32));
+    let counter = ticks.clone();
+    let ticker = hub::spawn(move || {
+        loop {
+            counter.set(counter.get() + 1);
+            monkey::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let r = hub::with_timeout(Duration::from_millis(50), || acceptor.accept(server_side));
+    assert!(matches!(r, Err(hub::Error::Timeout)), "{r:?}");
+    assert!(ticks.get() > 0);
+    ticker.kill().unwrap();
+}
