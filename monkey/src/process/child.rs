@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{ExitStatus, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hub::{Direction, Registration};
@@ -65,7 +66,13 @@ impl Child {
                 fd,
             },
             Err(e) => {
-                tracing::debug!("pidfd_open failed ({e}): child exits will be polled");
+                static WARNED: AtomicBool = AtomicBool::new(false);
+                if !WARNED.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "pidfd_open is unavailable ({e}): monkey::process polls child exits \
+                         every 1 to 50 ms instead of being told by the loop"
+                    );
+                }
                 ExitWatch::Polling
             }
         };
