@@ -67,6 +67,8 @@
 //! | `map`, `imap`, `imap_unordered`     | [`Pool::map`], [`Pool::imap`] ([`Imap`]), [`Pool::imap_unordered`] ([`ImapUnordered`]); same on [`Group`] |
 //! | `gevent.threadpool.ThreadPool`      | [`ThreadPool`]                              |
 //! | `get_hub().threadpool.apply(f)`     | [`spawn_blocking`], [`Hub::threadpool`]     |
+//! | `gevent.local.local` (subclassed)   | [`local!`] declares a [`LocalKey`]: one value per greenlet, made on first access, dropped when it ends |
+//! | `local` attributes added at will    | none: Rust has no dynamic attributes; declare one typed key per value |
 //!
 //! # Rules
 //! - Spawned greenlets start at the hub's next turn, in spawn order. A panic inside one
@@ -87,6 +89,7 @@
 
 mod hub;
 mod io;
+mod local;
 mod multicore;
 mod pool;
 mod remote;
@@ -99,6 +102,7 @@ mod wait;
 
 pub use hub::Hub;
 pub use io::{Direction, Registration};
+pub use local::{LocalAccessError, LocalKey};
 pub use multicore::{HubHandle, Receiver, Sender, channel, cores, run_hubs, run_hubs_with};
 pub use pool::{Group, Imap, ImapUnordered, Pool};
 pub use remote::Remote;
