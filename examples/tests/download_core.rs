@@ -459,11 +459,9 @@ fn stalled_server_times_out() {
         matches!(err, DownloadError::Timeout(TimeoutPhase::Read)),
         "{err:?}"
     );
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        start.elapsed()
-    );
+    // The read timeout ended it (the server would have gone on after 3 s of
+    // silence), and not before the timeout had passed.
+    assert!(start.elapsed() >= Duration::from_millis(300));
 }
 
 #[test]

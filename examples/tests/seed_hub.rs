@@ -1,11 +1,11 @@
 //! Runs the twins of the seed tutorials' greenlet, gevent and asyncio programs and
 //! checks that each prints exactly what its Python program prints, in the same order,
-//! taking about as long as the tutorial says.
+//! taking at least as long as the tutorial's sleeps.
 //!
 //! The twins run with `SEED_TIME_SCALE=0.02`, so a 3-second lesson takes 60 ms. Times
-//! are checked only as generous bounds: at least the scaled sleeps (a sleep never ends
-//! early), and well under what running the waits one after another would need when
-//! that is the lesson's point. `cargo test` builds a package's examples along with its
+//! are checked only from below (a sleep never ends early); no upper bound is asserted,
+//! since CI machines are loaded. Where a lesson's point is that waits overlap, the order
+//! of the printed lines proves it: run one after another, they would print otherwise. `cargo test` builds a package's examples along with its
 //! integration tests, into `<target>/<profile>/examples/`, next to the `deps/`
 //! directory holding this binary.
 
@@ -21,8 +21,9 @@ fn scaled(secs: f64) -> Duration {
     Duration::from_secs_f64(secs * SCALE)
 }
 
-/// Far more than any twin needs at [`SCALE`], even on a loaded machine.
-const GENEROUS: Duration = Duration::from_secs(2);
+/// How long a twin may run before it counts as hung and is killed (a guard against
+/// hangs, not a claim about speed).
+const HANG_GUARD: Duration = Duration::from_secs(20);
 
 struct Run {
     lines: Vec<String>,
@@ -35,7 +36,7 @@ fn run(name: &str) -> Run {
         name,
         &[],
         &[("SEED_TIME_SCALE", &SCALE.to_string())],
-        GENEROUS * 10,
+        HANG_GUARD,
     );
     assert!(
         ran.stderr.is_empty(),
@@ -48,10 +49,10 @@ fn run(name: &str) -> Run {
     }
 }
 
-fn assert_took(name: &str, run: &Run, at_least: Duration, less_than: Duration) {
+fn assert_took_at_least(name: &str, run: &Run, at_least: Duration) {
     assert!(
-        run.elapsed >= at_least && run.elapsed < less_than,
-        "{name} took {:?}, expected at least {at_least:?} and less than {less_than:?}",
+        run.elapsed >= at_least,
+        "{name} took {:?}, less than its sleeps' {at_least:?}",
         run.elapsed
     );
 }
@@ -84,7 +85,7 @@ fn greenlet_ab() {
     assert_eq!(run.lines, ["---A--", "---B--"].repeat(4));
     // Blocking sleeps, one after another: test1 sleeps after each of its 4 rounds,
     // test2 after 3 (its last switch never returns).
-    assert_took("greenlet_ab", &run, scaled(7.0 * 0.5), GENEROUS);
+    assert_took_at_least("greenlet_ab", &run, scaled(7.0 * 0.5));
 }
 
 #[test]
@@ -111,8 +112,9 @@ fn gevent_interleaved() {
         .flat_map(|i| std::iter::repeat_n(getcurrent_line(i), 3))
         .collect();
     assert_eq!(run.lines, expected);
-    // Five 0.3 s sleeps per greenlet, the three greenlets' sleeps overlapping: ~1.5 s.
-    assert_took("gevent_interleaved", &run, scaled(5.0 * 0.3), GENEROUS);
+    // Five 0.3 s sleeps per greenlet; the interleaved lines show the three greenlets'
+    // sleeps overlapped.
+    assert_took_at_least("gevent_interleaved", &run, scaled(5.0 * 0.3));
 }
 
 #[test]
@@ -129,9 +131,8 @@ fn foo_bar_eat() {
             "foo end"
         ]
     );
-    // The longest sleep (3 s), not the sum (6 s): the order above already shows the
-    // sleeps overlapped.
-    assert_took("foo_bar_eat", &run, scaled(3.0), GENEROUS);
+    // At least the longest sleep (3 s); the order above shows the sleeps overlapped.
+    assert_took_at_least("foo_bar_eat", &run, scaled(3.0));
 }
 
 #[test]
@@ -142,15 +143,13 @@ fn asyncio_sleeps() {
         run.lines[..3],
         ["washer2 finished", "washer1 finished", "washer3 finished"]
     );
-    // The printed timedelta: the longest sleep, 5 s scaled.
+    // Finished in the order of their sleeps, not of their start: they overlapped. The
+    // printed timedelta is at least the longest sleep, 5 s scaled.
     let printed = parse_timedelta(&run.lines[3])
         .unwrap_or_else(|| panic!("not a timedelta: {:?}", run.lines[3]));
     let longest = scaled(5.0).as_secs_f64();
-    assert!(
-        printed >= longest && printed < GENEROUS.as_secs_f64(),
-        "printed {printed} s"
-    );
-    assert_took("asyncio_sleeps", &run, scaled(5.0), GENEROUS);
+    assert!(printed >= longest, "printed {printed} s");
+    assert_took_at_least("asyncio_sleeps", &run, scaled(5.0));
 }
 
 #[test]
@@ -170,11 +169,8 @@ fn foo_bar_timing() {
         .parse()
         .unwrap_or_else(|_| panic!("not a float: {:?}", run.lines[4]));
     let longest = scaled(5.0).as_secs_f64();
-    assert!(
-        printed >= longest && printed < GENEROUS.as_secs_f64(),
-        "printed {printed} s"
-    );
-    assert_took("foo_bar_timing", &run, scaled(5.0), GENEROUS);
+    assert!(printed >= longest, "printed {printed} s");
+    assert_took_at_least("foo_bar_timing", &run, scaled(5.0));
 }
 
 #[test]
@@ -182,7 +178,7 @@ fn joinall_timeout() {
     let run = run("joinall_timeout");
     // The 3 s job is still running when the 2 s timeout ends joinall: no value.
     assert_eq!(run.lines, ["['job1 took 0.5 s', 'job2 took 1.0 s', None]"]);
-    assert_took("joinall_timeout", &run, scaled(2.0), GENEROUS);
+    assert_took_at_least("joinall_timeout", &run, scaled(2.0));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! `http_server` examples on an ephemeral port and talks to them.
 //!
 //! The twins run with `SEED_TIME_SCALE=0.1` (a 2-second lesson takes 0.2 s); times
-//! are checked as bounds only. `cargo test` builds a package's examples along with
+//! are checked from below only (a sleep never ends early), and the order of the
+//! printed lines proves that waits overlapped. `cargo test` builds a package's examples along with
 //! its integration tests, into `<target>/<profile>/examples/`, next to the `deps/`
 //! directory holding this binary.
 
@@ -16,8 +17,9 @@ use std::time::Duration;
 
 const SCALE: f64 = 0.1;
 
-/// Far more than any twin needs at [`SCALE`], even on a loaded machine.
-const GENEROUS: Duration = Duration::from_secs(3);
+/// How long a twin may run before it counts as hung and is killed (a guard against
+/// hangs, not a claim about speed).
+const HANG_GUARD: Duration = Duration::from_secs(30);
 
 use common::example;
 
@@ -27,7 +29,7 @@ fn run(name: &str) -> (Vec<String>, Duration) {
         name,
         &[],
         &[("SEED_TIME_SCALE", &SCALE.to_string())],
-        GENEROUS * 10,
+        HANG_GUARD,
     );
     assert!(
         ran.stderr.is_empty(),
@@ -51,12 +53,9 @@ fn monkey_sleep_interleaves() {
         })
         .collect();
     assert_eq!(lines, expected);
-    // The order above already shows the sleeps let the other greenlet run (blocking
-    // ones would print 0..4 twice); five 0.3 s sleeps each, overlapping: ~1.5 s.
-    assert!(
-        elapsed >= scaled(1.5) && elapsed < scaled(1.5) + GENEROUS,
-        "took {elapsed:?}"
-    );
+    // The order above shows the sleeps let the other greenlet run (blocking ones
+    // would print 0..4 twice); five 0.3 s sleeps each.
+    assert!(elapsed >= scaled(1.5), "took {elapsed:?}");
 }
 
 /// The seconds in a `tic()` line (`... at 2.0 seconds`).
@@ -84,18 +83,13 @@ fn select_polling_ends_both_polls_at_two_seconds() {
     for (line, prefix) in lines.iter().zip(prefixes) {
         assert!(line.starts_with(prefix), "{lines:?}");
     }
-    // Tutorial seconds: the three greenlets start at 0.0, both polls end at ~2.0.
-    for line in &lines[..3] {
-        assert!(tic_seconds(line) < 0.5, "{line}");
-    }
+    // The order above shows the polls overlapped: both had started, and the third
+    // greenlet had run, before either ended. Neither ended before its 2 s.
     for line in &lines[3..] {
         let t = tic_seconds(line);
-        assert!((1.95..3.0).contains(&t), "{line}");
+        assert!(t >= 1.95, "{line}");
     }
-    assert!(
-        elapsed >= scaled(2.0) && elapsed < scaled(2.0) + GENEROUS,
-        "took {elapsed:?}"
-    );
+    assert!(elapsed >= scaled(2.0), "took {elapsed:?}");
 }
 
 /// A server example running on an ephemeral port; killed when dropped.

@@ -42,6 +42,8 @@ pub(crate) struct Task {
     /// Entered while the task runs, so its events carry the greenlet's id and name;
     /// `None` when no subscriber wants it (boxed: most runs have none).
     pub(crate) span: Option<Box<tracing::Span>>,
+    /// Its greenlet-local values (see `hub::local!`), dropped when it finishes.
+    pub(crate) locals: crate::local::Locals,
 }
 
 /// A task's [`OnDone`] items, in order. Most tasks have none or one (a join), so one
@@ -151,6 +153,7 @@ impl Task {
             index: Cell::new(u32::MAX),
             on_done: Cell::new(OnDoneList::Empty),
             span: (!span.is_disabled()).then(|| Box::new(span)),
+            locals: crate::local::Locals::default(),
         })
     }
 
@@ -421,6 +424,7 @@ impl<T> Finisher<T> {
         }
         *self.outcome.result.borrow_mut() = Some(result);
         if let Some(task) = task {
+            task.locals.clear();
             task.complete();
         }
     }

@@ -12,8 +12,8 @@ const MS: Duration = Duration::from_millis(1);
 
 /// Keeps the CPU busy (no wait) until `d` has passed: deadlines pass meanwhile.
 fn spin(d: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < d {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
         std::hint::spin_loop();
     }
 }

@@ -80,10 +80,25 @@
 //! | —                            | [`time::sleep`]                  | patched `time.sleep`                         |
 //! | `std::thread::yield_now`     | [`thread::yield_now`]            | `gevent.sleep(0)`                            |
 //! | `libc::select`               | [`select::select`]               | `gevent.select.select`                       |
+//! | `std::process::Command`      | [`process::Command`] (`spawn`, `output`, `status`, `kill_on_drop`) | `gevent.subprocess.Popen`, `check_output`, `call` |
+//! | `std::process::Child`        | [`process::Child`] (`wait`, `try_wait`, `kill`, `wait_with_output`, pipes) | `Popen.wait`, `poll`, `kill`, `communicate` |
+//! | —                            | [`process::Child::wait_timeout`] | `Popen.wait(timeout)`                        |
+//! | — (feature `tls`)            | `tls::TlsConnector::connect` → `tls::TlsStream` | `ssl.create_default_context().wrap_socket(sock, server_hostname=…)` |
+//! | — (feature `tls`)            | `tls::TlsAcceptor::accept`       | `wrap_socket(server_side=True)`, `StreamServer(ssl_context=…)` |
+//! | — (feature `tls`)            | `ConnectorBuilder::add_root_certificates_pem`, `alpn_protocols`, `dangerous_disable_verification` | `load_verify_locations`, `set_alpn_protocols`, `CERT_NONE` |
+//! | — (feature `tls`)            | `TlsStream::shutdown`; a read without `close_notify` → `UnexpectedEof` | `SSLSocket.unwrap()`; `SSLEOFError` |
+//!
+//! Not here from `gevent.ssl`: client certificates, SNI callbacks and session
+//! options have no builder methods (give `tls`'s `from_config` a rustls config);
+//! `SSLContext.load_default_certs` (the OS store) is replaced by the compiled-in
+//! webpki roots.
 //! | a socket timeout             | `set_read_timeout` → `WouldBlock`| `socket.settimeout` → `socket.timeout`       |
 //! | —                            | [`hub::Timeout`] → `TimedOut`    | `gevent.Timeout`                             |
 
 pub mod net;
+pub mod process;
 pub mod select;
 pub mod thread;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;

@@ -14,13 +14,24 @@ use std::time::Duration;
 /// thread as std's does. A kill unwinds from it.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
-/// let start = Instant::now();
-/// let a = hub::spawn(|| monkey::thread::sleep(Duration::from_millis(50)));
-/// let b = hub::spawn(|| monkey::thread::sleep(Duration::from_millis(50)));
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let sleeper = |name: &'static str, log: Rc<RefCell<Vec<String>>>| {
+///     move || {
+///         log.borrow_mut().push(format!("{name} sleeps"));
+///         monkey::thread::sleep(Duration::from_millis(50));
+///         log.borrow_mut().push(format!("{name} wakes"));
+///     }
+/// };
+/// let a = hub::spawn(sleeper("a", log.clone()));
+/// let b = hub::spawn(sleeper("b", log.clone()));
 /// a.join().unwrap();
 /// b.join().unwrap();
-/// assert!(start.elapsed() < Duration::from_millis(95), "the sleeps overlapped");
+/// // The sleeps overlapped: b fell asleep while a slept.
+/// assert_eq!(*log.borrow(), ["a sleeps", "b sleeps", "a wakes", "b wakes"]);
 /// ```
 pub fn sleep(dur: Duration) {
     if let Err(hub::Error::BlockingInHub) = hub::sleep(clamp(dur)) {

@@ -2,9 +2,11 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::io::{ErrorKind, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use common::{MS, assert_clean, pair};
@@ -13,22 +15,41 @@ use monkey::select::select;
 #[test]
 fn empty_selects_overlap_like_the_tutorial() {
     // Seed 002: two greenlets select([], [], [], 2) while a third sleeps 1 s; both
-    // polls end at ~2 s. Scaled down by 10.
+    // polls end at ~2 s. Scaled down by 10. Overlap is proven by the order of events:
+    // both polls are under way when the sleeper wakes, and neither ends early.
+    let events = Rc::new(RefCell::new(Vec::new()));
     let start = Instant::now();
     let polls: Vec<_> = (0..2)
-        .map(|_| {
+        .map(|i| {
+            let events = events.clone();
             hub::spawn(move || {
+                events.borrow_mut().push(format!("poll {i} starts"));
                 select(&[], &[], &[], Some(200 * MS)).unwrap();
+                events.borrow_mut().push(format!("poll {i} ends"));
                 start.elapsed()
             })
         })
         .collect();
-    let sleeper = hub::spawn(|| monkey::time::sleep(100 * MS));
+    let log = events.clone();
+    let sleeper = hub::spawn(move || {
+        monkey::time::sleep(100 * MS);
+        log.borrow_mut().push("sleeper wakes".to_string());
+    });
     sleeper.join().unwrap();
     for p in &polls {
         let t = p.join().unwrap();
-        assert!(t >= 200 * MS && t < 380 * MS, "{t:?}");
+        assert!(t >= 200 * MS, "a poll ended early: {t:?}");
     }
+    assert_eq!(
+        *events.borrow(),
+        [
+            "poll 0 starts",
+            "poll 1 starts",
+            "sleeper wakes",
+            "poll 0 ends",
+            "poll 1 ends"
+        ]
+    );
     assert_clean();
 }
 
