@@ -621,8 +621,12 @@ fn test_apply() {
     }
     let h = pool.apply_async(|| 9).unwrap();
     assert_eq!(h.join(), Ok(9));
-    // Group and Pool spawn share one type.
+    // Group::apply: in a member it runs inline; from outside it spawns and joins.
     let group = hub::Group::new();
+    let g = group.clone();
+    assert_eq!(group.apply(move || g.apply(|| 4).unwrap()), Ok(4));
+    assert!(group.apply_async(|| 5).unwrap().join() == Ok(5) && group.len() <= 1);
+    // Group and Pool spawn share one type.
     type SpawnOne = Box<dyn Fn() -> Result<hub::JoinHandle<u8>, Error>>;
     let spawners: [SpawnOne; 2] = [
         Box::new({
