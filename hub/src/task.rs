@@ -364,6 +364,8 @@ impl Builder {
                 Err(p) => Err(Error::Panicked(p)),
             };
             finisher.finish(result);
+            // Back to the hub: no task runs there (see `Waiter::park`).
+            Hub::with_current(|hub| hub.current.replace(None));
             Value::none()
         });
         let id = hub.new_task_id();

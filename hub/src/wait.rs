@@ -122,6 +122,9 @@ impl Waiter {
                 hub.schedule(Ready::Resume(task.clone(), self.generation));
             }
             let _unpark = Unpark(task);
+            // Nothing runs as a task while the hub does (the hub's own `enter` clears
+            // it too, but a hub callback that switched into us directly does not).
+            hub.current.replace(None);
             switch_to_hub(&hub);
             if task.woken.get().is_none() {
                 // Nobody woke this wait: some greenlet switched into us directly

@@ -725,3 +725,37 @@ fn test_kill_task_while_raw_greenlet_waits() {
     assert_eq!(Hub::current().pending_timers(), 0);
     assert_eq!(Hub::current().live_tasks(), 0);
 }
+
+/// A stray switch into a greenlet waiting for I/O ends that wait with an error and
+/// leaves no I/O waiter behind (test__api.py `test_invalid_switch_None`).
+#[test]
+fn test_invalid_switch_none() {
+    use std::os::fd::AsRawFd;
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let slot: Rc<RefCell<Option<Greenlet>>> = Rc::default();
+    let reader = {
+        let slot = slot.clone();
+        spawn(move || {
+            let registration = hub::Registration::new(a.as_raw_fd()).unwrap();
+            *slot.borrow_mut() = Some(greenlet::getcurrent());
+            registration.wait(hub::Direction::Read, None)
+        })
+    };
+    yield_now().unwrap();
+    assert_eq!(Hub::current().io_waiters(), 1);
+    let target = slot.borrow_mut().take().unwrap();
+    // From a hub callback, as gevent's `run_callback(switch_None, p)`.
+    let blocked_in_callback = Rc::new(Cell::new(None));
+    let seen = blocked_in_callback.clone();
+    spawn(|| ()).link(move || {
+        let _ = target.switch(());
+        // Back in the callback: it is still hub code, which cannot block.
+        seen.set(Some(sleep(MS)));
+    });
+    assert_eq!(reader.join().unwrap(), Err(Error::InvalidSwitch));
+    assert_eq!(Hub::current().io_waiters(), 0);
+    assert_eq!(Hub::current().registrations(), 0);
+    yield_now().unwrap();
+    assert_eq!(blocked_in_callback.take(), Some(Err(Error::BlockingInHub)));
+}
