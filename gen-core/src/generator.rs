@@ -356,7 +356,32 @@ impl<'a, Y, R, S> Generator<'a, Y, R, S> {
         self.context.is_none()
     }
 
-    /// The value the generator returned, once iteration has reached its end.
+    /// The value the generator returned, once [`Iterator::next`] (or `for`) has
+    /// reached its end, or [`close`](Self::close) saw it return. When
+    /// [`send`](Self::send), [`throw`](Self::throw) or [`Resume::resume`] finish it,
+    /// they hand the value out in [`State::Complete`] instead (Python's
+    /// `StopIteration.value`) and it is not kept here: match on their result.
+    ///
+    /// ```
+    /// use gen_core::{Generator, Resume, State, Yielder};
+    /// let mut adder = Generator::with_send(|y: &Yielder<u32, u32>| {
+    ///     let mut total = 0;
+    ///     while let Some(n) = y.suspend(total) {
+    ///         total += n;
+    ///     }
+    ///     format!("total {total}")
+    /// });
+    /// // One loop drives it with `next` (None) and `send` (Some): `Resume<Option<S>>`.
+    /// let mut returned = None;
+    /// for arg in [None, Some(2), Some(3), None] {
+    ///     match adder.resume(arg).unwrap() {
+    ///         State::Yielded(total) => println!("running total {total}"),
+    ///         State::Complete(r) => returned = Some(r), // the return value is here
+    ///     }
+    /// }
+    /// assert_eq!(returned.as_deref(), Some("total 5"));
+    /// assert_eq!(adder.return_value(), None, "handed out, not kept");
+    /// ```
     pub fn return_value(&self) -> Option<&R> {
         self.returned.as_ref()
     }

@@ -44,8 +44,9 @@
 //! | `def g(): ... yield v ...`           | `Generator::new(\|y\| { ... y.suspend(v) ... })` |
 //! | `x = yield v`                        | `let x: Option<S> = y.suspend(v)`             |
 //! | `next(g)` / `for v in g`             | [`Iterator::next`] / `for v in g`             |
-//! | `g.send(x)`                          | [`Generator::send`] → [`State`](iter_core::State) |
-//! | `StopIteration.value`                | `State::Complete(r)`, [`Generator::return_value`] |
+//! | `g.send(x)`                          | [`Generator::send`] → [`State`]               |
+//! | `next(g)` and `g.send(x)` in one loop (`yield from`'s driver) | [`Resume::resume`]`(None)` / `resume(Some(x))`: `Generator` is `Resume<Option<S>>` |
+//! | `StopIteration.value`                | `State::Complete(r)` from `send`/`resume`/`throw` (handed out, not kept: as Python's `send` raises it); [`Generator::return_value`] after `next`/`for`/`close` |
 //! | `g.throw(e)`                         | [`Generator::throw`] (raised as a panic inside) |
 //! | `g.close()`, `GeneratorExit`         | [`Generator::close`], [`GeneratorExit`]       |
 //! | `g.gi_running`-free, `gi_frame is None` | [`Generator::is_started`], [`Generator::is_finished`] |

@@ -15,7 +15,7 @@ use mio::{Events, Poll, Token};
 
 use crate::io::IoTable;
 use crate::remote::RemoteQueue;
-use crate::task::Task;
+use crate::task::{LinkCall, Task};
 use crate::timer::{TimerAction, Timers};
 use crate::wait::Wake;
 
@@ -31,6 +31,8 @@ pub(crate) enum Ready {
     Throw(Rc<Task>, gen_core::Payload),
     /// Run a function on the hub.
     Call(Box<dyn FnOnce()>),
+    /// Run a finished task's link callback on the hub.
+    Link(Box<dyn LinkCall>),
 }
 
 /// The per-thread event loop. Reach it with [`Hub::current`]; it starts running the
@@ -230,6 +232,7 @@ impl Hub {
             .filter_map(Weak::upgrade)
             .collect();
         for task in &tasks {
+            drop(task.parked_in.take());
             if !task.greenlet.is_dead() && task.greenlet.set_parent(&here).is_ok() {
                 let _ = task.greenlet.kill();
             }
@@ -268,12 +271,23 @@ impl Hub {
                 Ready::Start(task) => self.enter(task, |g| g.switch(())),
                 Ready::Resume(task, generation) => {
                     if task.is_resumable(generation) {
-                        self.enter(task, |g| g.switch(()));
+                        match task.parked_in.take() {
+                            Some(waiting) => self.enter(task, move |_| waiting.switch(())),
+                            None => self.enter(task, |g| g.switch(())),
+                        }
                     }
                 }
                 Ready::Throw(task, payload) => {
+                    // A raw greenlet of the task that waits is not killed; it is
+                    // dropped (and so killed) with the task's stack that owns it.
+                    drop(task.parked_in.take());
                     if !task.greenlet.is_dead() {
                         self.enter(task, |g| g.throw(payload));
+                    }
+                }
+                Ready::Link(link) => {
+                    if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| link.call())) {
+                        tracing::error!("link on the hub failed with {}", crate::panic_message(&p));
                     }
                 }
                 Ready::Call(f) => {
@@ -436,6 +450,9 @@ fn coarse_now() -> Duration {
 fn run_loop() -> ! {
     let hub = Hub::current();
     let mut events = Events::with_capacity(1024);
+    // Deadlines that passed before the loop first ran are delivered before the first
+    // greenlet's yield returns, as they are on every later turn.
+    hub.fire_timers();
     loop {
         hub.run_ready();
         hub.poll_once(&mut events);

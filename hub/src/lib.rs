@@ -42,10 +42,18 @@
 //! | `gevent.spawn(f)`, `spawn_later`    | [`spawn`], [`spawn_later`], [`Builder`]     |
 //! | `g.join()`, `g.get()`, `g.value`    | [`JoinHandle::wait`], [`JoinHandle::join`], [`JoinHandle::value`] |
 //! | `g.kill()`, `gevent.killall`        | [`JoinHandle::kill`], [`killall`]           |
+//! | `killall(block=False)`              | [`killall_nowait`]                          |
+//! | `g.kill(exception)`                 | [`JoinHandle::kill_with`], [`JoinHandle::kill_with_nowait`] |
 //! | `gevent.joinall(gs, timeout, count)`| [`joinall`]                                 |
-//! | `g.link(cb)`                        | [`JoinHandle::link`]                        |
+//! | `joinall(raise_error=True)`         | [`joinall_raise_error`]                     |
+//! | `gevent.wait(objects, timeout, count)`, `gevent.iwait` | [`wait`], [`iwait`] ([`Iwait`]) over [`Waitable`]s: join handles, [`Event`], [`AsyncResult`], queues |
+//! | `g.link(cb)`                        | [`JoinHandle::link`] (callback without arguments), [`JoinHandle::link_result`] (with the outcome) |
+//! | `g.link_value`, `g.link_exception`, `g.unlink` | [`JoinHandle::link_value`], [`JoinHandle::link_exception`], [`JoinHandle::unlink`] ([`LinkId`]) |
+//! | one `Greenlet` object held in many places | `JoinHandle: Clone` (clones share the one result) |
 //! | `gevent.sleep(s)`, `sleep(0)`       | [`sleep`], [`yield_now`]                    |
 //! | `gevent.Timeout`, `with_timeout`    | [`Timeout`], [`with_timeout`]               |
+//! | `with_timeout` of a function that fails, `g.get()` of one | [`try_with_timeout`], [`JoinHandle::try_join`]: one `Result`, [`Error::Io`] / `From` both ways |
+//! | `InvalidSwitchError`                | [`Error::InvalidSwitch`]                    |
 //! | `hub.wait(io watcher)`              | [`Registration::wait`]                      |
 //! | `LoopExit`                          | [`Error::WouldBlockForever`]                |
 //! | `GreenletExit`                      | [`greenlet::GreenletExit`]; `join` gives [`Error::Killed`] |
@@ -59,16 +67,37 @@
 //! | `gevent.queue.Queue`, `JoinableQueue` | [`Queue`] (`put`/`get`/`peek`, `*_nowait` → `try_*`, `task_done`/`join`, `close`) |
 //! | `gevent.queue.Empty`, `Full`        | [`QueueError::Empty`], [`QueueError::Full`] |
 //! | `gevent.queue.Channel`              | [`Channel`]                                 |
+//! | `gevent.queue.LifoQueue`, `PriorityQueue` | [`LifoQueue`], [`PriorityQueue`] (a [`Queue`] with another [`Order`]: [`Lifo`], [`Priority`]; [`Fifo`] is the default) |
 //! | `gevent.lock.Semaphore`             | [`Semaphore`]                               |
 //! | `gevent.lock.BoundedSemaphore`      | [`BoundedSemaphore`]; `ValueError` → [`ReleaseError`] |
 //! | `gevent.lock.Lock`, `with lock:`    | [`Lock`], [`LockGuard`]                     |
-//! | `gevent.pool.Group`                 | [`Group`] (`spawn`, `add`, `join`, `kill`)   |
-//! | `gevent.pool.Pool`                  | [`Pool`] (`spawn` waits for a free slot)    |
+//! | `gevent.lock.RLock`                 | [`RLock`], [`RLockGuard`]                   |
+//! | `gevent.pool.Group`                 | [`Group`] (`spawn`, `add`, `join`, `kill`, [`Group::killone`]) |
+//! | `gevent.pool.Pool`                  | [`Pool`] (`spawn` waits for a free slot; same `Result` type as [`Group::spawn`]) |
+//! | `pool.apply(f)`, `apply_async(f)`   | [`Pool::apply`], [`Pool::apply_async`] (and on [`Group`]) |
 //! | `map`, `imap`, `imap_unordered`     | [`Pool::map`], [`Pool::imap`] ([`Imap`]), [`Pool::imap_unordered`] ([`ImapUnordered`]); same on [`Group`] |
 //! | `gevent.threadpool.ThreadPool`      | [`ThreadPool`]                              |
 //! | `get_hub().threadpool.apply(f)`     | [`spawn_blocking`], [`Hub::threadpool`]     |
 //! | `gevent.local.local` (subclassed)   | [`local!`] declares a [`LocalKey`]: one value per greenlet, made on first access, dropped when it ends |
 //! | `local` attributes added at will    | none: Rust has no dynamic attributes; declare one typed key per value |
+//!
+//! ## What gevent has and hub does not
+//!
+//! | gevent                              | here, and why                               |
+//! |-------------------------------------|---------------------------------------------|
+//! | `gevent.signal_handler`             | `hub::signal`, its own addition             |
+//! | `gevent.util.print_run_info`        | its own addition (`hub::print_run_info`); meanwhile [`Hub::live_tasks`], [`Hub::pending_timers`] |
+//! | `gevent.wait()` with no objects (run the loop until idle) | not offered: wait on the handles ([`joinall`], [`Group::join`]); an idle loop is [`Error::WouldBlockForever`] |
+//! | `Timeout(seconds, exception)`, `with_timeout(..., timeout_value=)` | errors are typed: a wait gives [`Error::Timeout`], [`Timeout::interrupted`] says whose |
+//! | `Event.rawlink`, `AsyncResult.rawlink` | not offered: callbacks on the hub are [`JoinHandle::link`]s; wait on several things with [`iwait`] |
+//! | `kill(exception)` of a greenlet not yet started | it never runs; `join` gives [`Error::Killed`], not the payload |
+//! | `Channel.put_nowait` that yields to the getter | [`Channel::try_put`] never parks; [`Channel::put`] is the rendezvous |
+//! | `gevent.queue.SimpleQueue`, `JoinableQueue` | one [`Queue`] type does both              |
+//! | `DummySemaphore`                    | `Option<Semaphore>`                         |
+//! | `getcurrent()` as a `Greenlet` with `.link`, `.kill` | [`greenlet::getcurrent`] gives the raw greenlet; keep the [`JoinHandle`] (it is `Clone`) |
+//! | `gevent.fileobject`, `gevent.os`    | [`spawn_blocking`] for file I/O             |
+//! | sockets, `select`, `subprocess`, `ssl`, `monkey.patch_all` | the `monkey` and `monkey-patch` crates |
+//! | `gevent.backdoor`, `gevent.pywsgi`  | out of scope (the examples have an HTTP/1.1 server on `monkey`'s `StreamServer`) |
 //!
 //! # Rules
 //! - Spawned greenlets start at the hub's next turn, in spawn order. A panic inside one
@@ -87,6 +116,7 @@
 //!   destructors run, and a destructor that tries to block gets [`Error::HubGone`]),
 //!   and the loop's fds and stacks are freed.
 
+mod flatten;
 mod hub;
 mod io;
 mod local;
@@ -99,7 +129,9 @@ mod threadpool;
 mod timeout;
 mod timer;
 mod wait;
+mod wait_many;
 
+pub use flatten::try_with_timeout;
 pub use hub::Hub;
 pub use io::{Direction, Registration};
 pub use local::{LocalAccessError, LocalKey};
@@ -110,10 +142,12 @@ pub use sync::{
     AsyncResult, BoundedSemaphore, Channel, Event, Lock, LockGuard, PutError, Queue, QueueError,
     ReleaseError, Semaphore, SemaphoreGuard,
 };
-pub use task::{Builder, JoinHandle, joinall, killall, spawn, spawn_later};
+pub use sync::{Fifo, Lifo, LifoQueue, Order, Priority, PriorityQueue, RLock, RLockGuard};
+pub use task::{Builder, JoinHandle, LinkId, joinall, killall, spawn, spawn_later};
 pub use threadpool::{ThreadPool, spawn_blocking};
 pub use timeout::{Timeout, sleep, with_timeout, yield_now};
 pub use wait::Waiter;
+pub use wait_many::{Iwait, Waitable, iwait, joinall_raise_error, killall_nowait, wait};
 
 pub use gen_core::Payload;
 pub use greenlet::GreenletExit;
@@ -140,6 +174,13 @@ pub enum Error {
     /// The hub's thread has exited, or is exiting (a destructor that runs while the
     /// hub is torn down cannot block).
     HubGone,
+    /// A greenlet switched straight into a parked one, instead of the hub waking it
+    /// (gevent's `InvalidSwitchError`); the wait is over, unfinished.
+    InvalidSwitch,
+    /// An I/O error, carried so that code under [`with_timeout`] or in a greenlet
+    /// can use `?` on both kinds (see [`try_with_timeout`], [`JoinHandle::try_join`]);
+    /// converting back into `std::io::Error` gives the original.
+    Io(std::io::Error),
 }
 
 impl fmt::Debug for Error {
@@ -166,15 +207,36 @@ impl fmt::Display for Error {
             }
             Error::Taken => f.write_str("the greenlet's result was already taken"),
             Error::HubGone => f.write_str("the hub's thread has exited or is exiting"),
+            Error::InvalidSwitch => f.write_str(
+                "invalid switch into a waiting greenlet: only the hub may resume a wait",
+            ),
+            Error::Io(e) => fmt::Display::fmt(e, f),
         }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(e)
+    }
+}
 
 impl PartialEq for Error {
-    /// Same variant; two panics are never equal (their payloads cannot be compared).
+    /// Same variant (and the same kind for I/O errors); two panics are never equal
+    /// (their payloads cannot be compared).
     fn eq(&self, other: &Error) -> bool {
+        if let (Error::Io(a), Error::Io(b)) = (self, other) {
+            return a.kind() == b.kind();
+        }
         !matches!(self, Error::Panicked(_))
             && std::mem::discriminant(self) == std::mem::discriminant(other)
     }
@@ -183,6 +245,9 @@ impl PartialEq for Error {
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
         use std::io::ErrorKind;
+        if let Error::Io(e) = e {
+            return e;
+        }
         let kind = match &e {
             Error::Timeout => ErrorKind::TimedOut,
             Error::Busy => ErrorKind::ResourceBusy,

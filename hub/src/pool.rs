@@ -3,7 +3,7 @@
 //! `imap_unordered` over them.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -19,8 +19,8 @@ type Job<R> = Box<dyn FnOnce() -> R>;
 ///
 /// ```
 /// let group = hub::Group::new();
-/// let a = group.spawn(|| 1);
-/// let b = group.spawn(|| 2);
+/// let a = group.spawn(|| 1).unwrap();
+/// let b = group.spawn(|| 2).unwrap();
 /// group.join(None).unwrap();
 /// assert!(group.is_empty());
 /// assert_eq!(a.join().unwrap() + b.join().unwrap(), 3);
@@ -38,6 +38,9 @@ struct GroupInner {
     members: RefCell<HashMap<usize, Rc<Task>>>,
     /// Greenlets in `join`/`kill`, woken when at most one member is left.
     joiners: WaitList<()>,
+    /// Members already killed and not yet gone: a second `kill` does not shoot them
+    /// again (gevent's `dying`), so each gets one `GreenletExit`.
+    dying: RefCell<HashSet<usize>>,
 }
 
 fn key(task: &Rc<Task>) -> usize {
@@ -50,11 +53,46 @@ impl Group {
         Group::default()
     }
 
-    /// Spawns `f` as a member (gevent's `group.spawn`).
-    pub fn spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+    /// Spawns `f` as a member (gevent's `group.spawn`). It never fails: the `Result`
+    /// is [`Pool::spawn`]'s type, so that code can take either.
+    pub fn spawn<T: 'static>(
+        &self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, Error> {
+        Ok(self.spawn_member(f))
+    }
+
+    fn spawn_member<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
         let handle = crate::spawn(f);
         self.add(&handle);
         handle
+    }
+
+    /// Runs `f` in a member greenlet and waits for its result (gevent's `apply`); in
+    /// a member already, runs it right here (a member waiting on the group for
+    /// itself could deadlock a pool).
+    pub fn apply<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Result<T, Error> {
+        if self.current_is_member() {
+            return Ok(f());
+        }
+        self.spawn_member(f).join()
+    }
+
+    /// Spawns `f` as a member and returns its handle at once (gevent's `apply_async`;
+    /// the handle is the `AsyncResult`: `join`, `wait`, `link_result`…).
+    pub fn apply_async<T: 'static>(
+        &self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, Error> {
+        self.spawn(f)
+    }
+
+    fn current_is_member(&self) -> bool {
+        self.inner
+            .members
+            .borrow()
+            .values()
+            .any(|task| task.greenlet.is_current())
     }
 
     /// Makes a greenlet a member until it finishes (gevent's `add`). Adding a finished
@@ -120,12 +158,31 @@ impl Group {
         for task in &members {
             if task.greenlet.is_current() {
                 me = true;
-            } else {
+            } else if self.inner.dying.borrow_mut().insert(key(task)) {
                 task.kill_nowait();
             }
         }
         drop(members);
         self.wait_until_at_most(usize::from(me), timeout)
+    }
+
+    /// Kills one member and waits for it to die, at most `timeout` (gevent's
+    /// `killone`). A member already being killed by the group is not shot again; a
+    /// greenlet that is not a member is left alone.
+    pub fn killone<T>(
+        &self,
+        handle: &JoinHandle<T>,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        let task = handle.task();
+        let k = key(task);
+        if !self.inner.members.borrow().contains_key(&k) {
+            return Ok(());
+        }
+        if self.inner.dying.borrow_mut().insert(k) {
+            task.kill_nowait();
+        }
+        handle.wait(timeout)
     }
 
     fn wait_until_at_most(&self, left: usize, timeout: Option<Duration>) -> Result<(), Error> {
@@ -180,6 +237,7 @@ impl GroupInner {
     fn remove(inner: &Rc<GroupInner>, k: usize) {
         let removed = inner.members.borrow_mut().remove(&k);
         drop(removed);
+        inner.dying.borrow_mut().remove(&k);
         if inner.members.borrow().len() <= 1 {
             inner.joiners.wake_all();
         }
@@ -244,6 +302,43 @@ impl Pool {
         Ok(self.spawn_in_slot(f))
     }
 
+    /// Runs `f` in the pool once a slot is free and waits for its result (gevent's
+    /// `apply`). In a member greenlet of this pool it runs `f` right here: waiting
+    /// for a slot held by the caller itself could never end.
+    ///
+    /// ```
+    /// let pool = hub::Pool::new(1);
+    /// assert_eq!(pool.apply(|| 6 * 7).unwrap(), 42);
+    /// let p = pool.clone();
+    /// // Nested in a member of a full pool: runs inline instead of deadlocking.
+    /// assert_eq!(pool.apply(move || p.apply(|| 1).unwrap()).unwrap(), 1);
+    /// ```
+    pub fn apply<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Result<T, Error> {
+        if self.group.current_is_member() {
+            return Ok(f());
+        }
+        self.spawn(f)?.join()
+    }
+
+    /// Spawns `f` once a slot is free and returns its handle (gevent's
+    /// `apply_async`; the handle is the `AsyncResult`: `join`, `wait`,
+    /// `link_result`…).
+    pub fn apply_async<T: 'static>(
+        &self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, Error> {
+        self.spawn(f)
+    }
+
+    /// See [`Group::killone`].
+    pub fn killone<T>(
+        &self,
+        handle: &JoinHandle<T>,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.group.killone(handle, timeout)
+    }
+
     /// Spawns `f` if a slot is free now.
     pub fn try_spawn<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> Option<JoinHandle<T>> {
         self.slots.try_acquire().then(|| self.spawn_in_slot(f))
@@ -251,8 +346,16 @@ impl Pool {
 
     /// Spawns `f` in a slot already acquired.
     fn spawn_in_slot<T: 'static>(&self, f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
-        let slot = Slot(self.slots.clone());
-        self.group.spawn(move || {
+        self.spawn_with_slot(Slot(self.slots.clone()), f)
+    }
+
+    /// Spawns `f` holding `slot`.
+    fn spawn_with_slot<T: 'static>(
+        &self,
+        slot: Slot,
+        f: impl FnOnce() -> T + 'static,
+    ) -> JoinHandle<T> {
+        self.group.spawn_member(move || {
             let _slot = slot; // freed however the greenlet ends, or if it never starts
             f()
         })
@@ -411,7 +514,7 @@ impl<R: 'static> Feeder<'_, R> {
         while let Some(jobs) = &mut self.jobs {
             let handle = match &self.spawner {
                 Spawner::Group(group) => match jobs.next() {
-                    Some(job) => group.spawn(job),
+                    Some(job) => group.spawn_member(job),
                     None => {
                         self.jobs = None;
                         break;
@@ -423,10 +526,12 @@ impl<R: 'static> Feeder<'_, R> {
                     } else if !pool.slots.try_acquire() {
                         break;
                     }
+                    // Held before the input is read: a panicking input frees it.
+                    let slot = Slot(pool.slots.clone());
                     match jobs.next() {
-                        Some(job) => pool.spawn_in_slot(job),
+                        Some(job) => pool.spawn_with_slot(slot, job),
                         None => {
-                            pool.slots.release();
+                            drop(slot);
                             self.jobs = None;
                             break;
                         }

@@ -1,16 +1,18 @@
 //! Spawned greenlets: the task record the hub schedules, and the typed handle.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use gen_core::Payload;
 use greenlet::{Greenlet, GreenletExit, Value};
 
 use crate::hub::{Hub, Ready};
 use crate::timeout::TimeoutInner;
-use crate::timer::TimerGuard;
+use crate::timer::{TimerAction, TimerGuard};
 use crate::wait::{Waiter, Wake};
 use crate::{Error, panic_message};
 
@@ -23,8 +25,13 @@ pub(crate) struct Task {
     pub(crate) parked: Cell<bool>,
     /// Why the current wait was woken, until the task takes it.
     pub(crate) woken: Cell<Option<Wake>>,
-    /// A Timeout that fired while the task was not parked: its next wait fails.
+    /// Timeouts that fired while the task was not parked, in firing order (a list
+    /// linked through the timeouts): each makes one of its next waits fail.
     pending_timeout: Cell<Option<Rc<TimeoutInner>>>,
+    /// The greenlet that parked, when it is not the task's own: a raw
+    /// [`Greenlet`] the task switched into, blocking on the hub (gevent's waiter
+    /// resumes whichever greenlet waited).
+    pub(crate) parked_in: Cell<Option<Greenlet>>,
     /// Set by `kill` before the task first ran: it never will.
     kill_requested: Cell<bool>,
     done: Cell<bool>,
@@ -61,7 +68,7 @@ impl OnDoneList {
         }
     }
 
-    fn remove(self, unwanted: impl Fn(&OnDone) -> bool) -> OnDoneList {
+    fn remove(self, mut unwanted: impl FnMut(&OnDone) -> bool) -> OnDoneList {
         match self {
             OnDoneList::One(item) if unwanted(&item) => OnDoneList::Empty,
             OnDoneList::Many(mut items) => {
@@ -72,11 +79,17 @@ impl OnDoneList {
         }
     }
 
-    fn for_each(self, f: impl FnMut(OnDone)) {
+    /// Calls `f` on every item: the links first, then the joiners' wakes (so the
+    /// links, scheduled first, see the result before a joiner takes it).
+    fn for_each(self, mut f: impl FnMut(OnDone)) {
         match self {
             OnDoneList::Empty => {}
-            OnDoneList::One(item) => std::iter::once(item).for_each(f),
-            OnDoneList::Many(items) => items.into_iter().for_each(f),
+            OnDoneList::One(item) => f(item),
+            OnDoneList::Many(mut items) => {
+                // Stable, and in place for the short lists tasks have.
+                items.sort_by_key(|item| matches!(item, OnDone::Wake(_)));
+                items.into_iter().for_each(f);
+            }
         }
     }
 }
@@ -86,7 +99,44 @@ enum OnDone {
     /// Wake a joiner's wait.
     Wake(Waiter),
     /// Schedule a [`JoinHandle::link`] callback on the hub.
-    Call(Box<dyn FnOnce()>),
+    Call(Box<dyn LinkCall>),
+}
+
+/// Names one [`JoinHandle::link`] (or `link_*`) callback, for [`JoinHandle::unlink`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkId(u64);
+
+/// A link callback with its id, in one allocation (the task record stays small).
+pub(crate) trait LinkCall {
+    fn id(&self) -> LinkId;
+    fn call(self: Box<Self>);
+}
+
+struct Link<F> {
+    id: LinkId,
+    f: F,
+}
+
+impl<F: FnOnce()> LinkCall for Link<F> {
+    fn id(&self) -> LinkId {
+        self.id
+    }
+
+    fn call(self: Box<Self>) {
+        (self.f)()
+    }
+}
+
+thread_local! {
+    static NEXT_LINK_ID: Cell<u64> = const { Cell::new(0) };
+}
+
+fn new_link<F: FnOnce() + 'static>(f: F) -> Box<dyn LinkCall> {
+    let id = NEXT_LINK_ID.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    });
+    Box::new(Link { id: LinkId(id), f })
 }
 
 impl Task {
@@ -97,6 +147,7 @@ impl Task {
             parked: Cell::new(false),
             woken: Cell::new(None),
             pending_timeout: Cell::new(None),
+            parked_in: Cell::new(None),
             kill_requested: Cell::new(false),
             done: Cell::new(false),
             index: Cell::new(u32::MAX),
@@ -141,19 +192,23 @@ impl Task {
         true
     }
 
+    /// Queues a timeout that fired while the task was not parked, behind those
+    /// already queued: none is lost, however many fire before the next wait.
     pub(crate) fn set_pending_timeout(&self, timeout: Rc<TimeoutInner>) {
-        self.pending_timeout.set(Some(timeout));
+        let mut pending = TimeoutInner::unlink_all(&self.pending_timeout);
+        pending.push(timeout);
+        TimeoutInner::link_all(&self.pending_timeout, pending);
     }
 
+    /// The oldest pending timeout, if any.
     pub(crate) fn take_pending_timeout(&self) -> Option<Rc<TimeoutInner>> {
-        self.pending_timeout.take()
+        TimeoutInner::pop_front(&self.pending_timeout)
     }
 
     pub(crate) fn clear_pending_timeout(&self, timeout: &Rc<TimeoutInner>) {
-        let pending = self.pending_timeout.take();
-        if !pending.as_ref().is_some_and(|p| Rc::ptr_eq(p, timeout)) {
-            self.pending_timeout.set(pending);
-        }
+        let mut pending = TimeoutInner::unlink_all(&self.pending_timeout);
+        pending.retain(|p| !Rc::ptr_eq(p, timeout));
+        TimeoutInner::link_all(&self.pending_timeout, pending);
     }
 
     /// Marks the task finished and tells everyone waiting for it.
@@ -165,8 +220,8 @@ impl Task {
             OnDone::Wake(waiter) => {
                 waiter.wake();
             }
-            OnDone::Call(f) => {
-                Hub::with_current(|hub| hub.schedule(Ready::Call(f)));
+            OnDone::Call(link) => {
+                Hub::with_current(|hub| hub.schedule(Ready::Link(link)));
             }
         });
     }
@@ -177,17 +232,22 @@ impl Task {
 
     /// See [`JoinHandle::kill_nowait`].
     pub(crate) fn kill_nowait(self: &Rc<Self>) {
+        self.throw_nowait(Box::new(GreenletExit));
+    }
+
+    /// See [`JoinHandle::kill_with_nowait`].
+    pub(crate) fn throw_nowait(self: &Rc<Self>, payload: Payload) {
         if self.done.get() {
             return;
         }
         tracing::debug!(greenlet = self.name(), "kill");
         if self.greenlet.is_current() {
-            panic::resume_unwind(Box::new(GreenletExit));
+            panic::resume_unwind(payload);
         }
         if !self.greenlet.is_started() {
             self.kill_requested.set(true);
         }
-        Hub::current().schedule(Ready::Throw(self.clone(), Box::new(GreenletExit)));
+        Hub::current().schedule(Ready::Throw(self.clone(), payload));
     }
 
     fn on_done_push(&self, item: OnDone) {
@@ -291,6 +351,7 @@ impl Builder {
         let outcome = Rc::new(Outcome {
             task: Cell::new(Weak::new()),
             result: RefCell::new(None),
+            result_links: Cell::new(0),
         });
         let finisher = Finisher {
             outcome: outcome.clone(),
@@ -303,6 +364,8 @@ impl Builder {
                 Err(p) => Err(Error::Panicked(p)),
             };
             finisher.finish(result);
+            // Back to the hub: no task runs there (see `Waiter::park`).
+            Hub::with_current(|hub| hub.current.replace(None));
             Value::none()
         });
         let id = hub.new_task_id();
@@ -324,6 +387,25 @@ struct Outcome<T> {
     /// Set once the task exists; taken when the result is stored.
     task: Cell<Weak<Task>>,
     result: RefCell<Option<Result<T, Error>>>,
+    /// `link_result` callbacks not yet run or dropped: a `join` lets them see the
+    /// result before it takes it.
+    result_links: Cell<u32>,
+}
+
+/// Counts a `link_result` callback while it exists (run, unlinked or dropped).
+struct ResultLink<T>(Rc<Outcome<T>>);
+
+impl<T> ResultLink<T> {
+    fn new(outcome: &Rc<Outcome<T>>) -> ResultLink<T> {
+        outcome.result_links.set(outcome.result_links.get() + 1);
+        ResultLink(outcome.clone())
+    }
+}
+
+impl<T> Drop for ResultLink<T> {
+    fn drop(&mut self) {
+        self.0.result_links.set(self.0.result_links.get() - 1);
+    }
 }
 
 /// Stores a task's result and wakes its joiners. Dropped without finishing (the task
@@ -385,6 +467,7 @@ impl<T> JoinHandle<T> {
     /// [`Error::WouldBlockForever`]. A result already taken is [`Error::Taken`].
     pub fn join(&self) -> Result<T, Error> {
         self.task.wait_done(None)?;
+        self.wait_result_links()?;
         self.take_result().unwrap_or(Err(Error::Taken))
     }
 
@@ -392,7 +475,21 @@ impl<T> JoinHandle<T> {
     /// (the greenlet keeps running).
     pub fn join_timeout(&self, timeout: Duration) -> Result<T, Error> {
         self.task.wait_done(Some(timeout))?;
+        self.wait_result_links()?;
         self.take_result().unwrap_or(Err(Error::Taken))
+    }
+
+    /// Lets the [`link_result`](Self::link_result) callbacks of a finished greenlet
+    /// run (they are queued on the hub) before its result is taken.
+    fn wait_result_links(&self) -> Result<(), Error> {
+        while self.slot.result_links.get() > 0 && self.task.done.get() {
+            match crate::yield_now() {
+                // A hub callback (a link itself) cannot yield: it takes the result now.
+                Err(Error::BlockingInHub) => break,
+                other => other?,
+            }
+        }
+        Ok(())
     }
 
     /// Waits until the greenlet has finished without taking its result (gevent's
@@ -447,14 +544,125 @@ impl<T> JoinHandle<T> {
         self.task.kill_nowait();
     }
 
+    /// Kills it with a payload of the caller's choice instead of `GreenletExit`
+    /// (gevent's `kill(exception)`), waiting at most `timeout` for it to die. The
+    /// payload unwinds its stack from the wait it is in; unless the greenlet catches
+    /// it, `join` gives [`Error::Panicked`] with that payload. A greenlet that has not
+    /// started never runs, and `join` gives [`Error::Killed`] whatever the payload.
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Shutdown;
+    /// let h = hub::spawn(|| hub::sleep(std::time::Duration::from_secs(60)));
+    /// hub::yield_now().unwrap(); // let it start
+    /// h.kill_with(Shutdown, None).unwrap();
+    /// match h.join() {
+    ///     Err(hub::Error::Panicked(p)) => assert!(p.is::<Shutdown>()),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn kill_with<E: Any + Send>(
+        &self,
+        error: E,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.kill_with_nowait(error);
+        self.task.wait_done(timeout)
+    }
+
+    /// [`kill_with`](Self::kill_with) without waiting (gevent's
+    /// `kill(exception, block=False)`).
+    pub fn kill_with_nowait<E: Any + Send>(&self, error: E) {
+        self.task.throw_nowait(Box::new(error));
+    }
+
     /// Runs `f` on the hub once the greenlet has finished (gevent's `link`). It must not
-    /// block. Linking a finished greenlet schedules `f` at once.
-    pub fn link(&self, f: impl FnOnce() + 'static) {
+    /// block. Linking a finished greenlet schedules `f` at once (and it can no longer
+    /// be unlinked). Links run before the greenlet's joiners resume.
+    pub fn link(&self, f: impl FnOnce() + 'static) -> LinkId {
+        let link = new_link(f);
+        let id = link.id();
         if self.task.done.get() {
-            Hub::current().schedule(Ready::Call(Box::new(f)));
+            Hub::current().schedule(Ready::Link(link));
         } else {
-            self.task.on_done_push(OnDone::Call(Box::new(f)));
+            self.task.on_done_push(OnDone::Call(link));
         }
+        id
+    }
+
+    /// Runs `f` on the hub with the outcome once the greenlet has finished (gevent's
+    /// `link(callback)`, the callback reading `g.value` / `g.exception`). A `join`
+    /// lets these callbacks run before it takes the result; if the result was taken
+    /// otherwise first ([`take_result`](Self::take_result), or linking after a join),
+    /// `f` gets [`Error::Taken`].
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let seen = Rc::new(RefCell::new(String::new()));
+    /// let h = hub::spawn(|| 6 * 7);
+    /// let s = seen.clone();
+    /// h.link_result(move |r| *s.borrow_mut() = format!("{r:?}"));
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// assert_eq!(*seen.borrow(), "Ok(42)");
+    /// ```
+    pub fn link_result(&self, f: impl FnOnce(Result<&T, &Error>) + 'static) -> LinkId
+    where
+        T: 'static,
+    {
+        let link = ResultLink::new(&self.slot);
+        self.link(move || {
+            let slot = &link.0;
+            // Out of the cell while `f` runs, so that `f` may use a clone of the handle.
+            let result = slot.result.borrow_mut().take();
+            match &result {
+                Some(Ok(value)) => f(Ok(value)),
+                Some(Err(e)) => f(Err(e)),
+                None => f(Err(&Error::Taken)),
+            }
+            let mut cell = slot.result.borrow_mut();
+            if cell.is_none() {
+                *cell = result;
+            }
+        })
+    }
+
+    /// Runs `f` with the value once the greenlet has finished with one (gevent's
+    /// `link_value`); not at all if it failed.
+    pub fn link_value(&self, f: impl FnOnce(&T) + 'static) -> LinkId
+    where
+        T: 'static,
+    {
+        self.link_result(move |r| {
+            if let Ok(value) = r {
+                f(value)
+            }
+        })
+    }
+
+    /// Runs `f` with the error once the greenlet has failed (panicked, killed)
+    /// (gevent's `link_exception`); not at all if it returned a value.
+    pub fn link_exception(&self, f: impl FnOnce(&Error) + 'static) -> LinkId
+    where
+        T: 'static,
+    {
+        self.link_result(move |r| match r {
+            Err(Error::Taken) | Ok(_) => {}
+            Err(e) => f(e),
+        })
+    }
+
+    /// Removes a link that has not run yet (gevent's `unlink`); `false` if it has run,
+    /// is scheduled to, or is not one of this greenlet's.
+    pub fn unlink(&self, id: LinkId) -> bool {
+        let list = self.task.on_done.take();
+        let mut found = false;
+        let list = list.remove(|item| {
+            let hit = matches!(item, OnDone::Call(link) if link.id() == id);
+            found |= hit;
+            hit
+        });
+        self.task.on_done.set(list);
+        found
     }
 
     /// Its name, if it was given one.
@@ -464,6 +672,18 @@ impl<T> JoinHandle<T> {
 
     pub(crate) fn task(&self) -> &Rc<Task> {
         &self.task
+    }
+}
+
+/// Clones share the greenlet and its one result: the first `join` takes it, later
+/// ones get [`Error::Taken`] (use [`JoinHandle::wait`] and [`JoinHandle::value`] to
+/// read it from several places).
+impl<T> Clone for JoinHandle<T> {
+    fn clone(&self) -> Self {
+        JoinHandle {
+            task: self.task.clone(),
+            slot: self.slot.clone(),
+        }
     }
 }
 
@@ -478,8 +698,9 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 /// Waits for greenlets to finish (gevent's `joinall`): until all have, or `count` of
 /// them have, or `timeout` passes. Returns the indexes of those that have finished,
-/// in order; a timeout is not an error (as in gevent), but a wait that could never
-/// end is [`Error::WouldBlockForever`].
+/// in order; its own `timeout` passing is not an error (as in gevent), but a wait
+/// that could never end is [`Error::WouldBlockForever`], and a [`crate::Timeout`] of
+/// the caller's that fires meanwhile is [`Error::Timeout`]: never swallowed.
 pub fn joinall<'a, T: 'a>(
     handles: impl IntoIterator<Item = &'a JoinHandle<T>>,
     timeout: Option<Duration>,
@@ -497,17 +718,17 @@ pub fn joinall<'a, T: 'a>(
         for task in tasks.iter().filter(|t| !t.done.get()) {
             task.add_joiner(&waiter);
         }
-        let _deadline = deadline.map(|at| TimerGuard::wake_at(at, &waiter));
+        // Our own deadline wakes us as a plain notification: an `Error::Timeout` out
+        // of the park is then always a `Timeout` of the caller's, never swallowed.
+        let _deadline = deadline
+            .map(|at| TimerGuard::arm(at, TimerAction::Wake(waiter.clone(), Wake::Notified)));
         let parked = waiter.park();
         for task in &tasks {
             task.forget_stale_joiners();
         }
-        match parked {
-            Ok(()) => {}
-            Err(Error::Timeout) => {
-                return Ok((0..tasks.len()).filter(|&i| tasks[i].done.get()).collect());
-            }
-            Err(e) => return Err(e),
+        parked?;
+        if deadline.is_some_and(|at| Instant::now() >= at) {
+            return Ok((0..tasks.len()).filter(|&i| tasks[i].done.get()).collect());
         }
     }
 }
@@ -527,5 +748,20 @@ pub fn killall<'a, T: 'a>(
         Ok(())
     } else {
         Err(Error::Timeout)
+    }
+}
+
+/// Ready once the greenlet has finished.
+impl<T> crate::Waitable for JoinHandle<T> {
+    fn is_ready(&self) -> bool {
+        self.task.done.get()
+    }
+
+    fn subscribe(&self, waiter: &Waiter) {
+        self.task.add_joiner(waiter);
+    }
+
+    fn unsubscribe(&self, _waiter: &Waiter) {
+        self.task.forget_stale_joiners();
     }
 }

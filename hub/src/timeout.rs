@@ -37,6 +37,8 @@ pub(crate) struct TimeoutInner {
     key: Cell<Option<TimerKey>>,
     fired: Cell<bool>,
     interrupted: Cell<bool>,
+    /// The next timeout in the task's pending list (see `Task::set_pending_timeout`).
+    next_pending: Cell<Option<Rc<TimeoutInner>>>,
 }
 
 impl TimeoutInner {
@@ -58,6 +60,34 @@ impl TimeoutInner {
     pub(crate) fn mark_interrupted(&self) {
         self.interrupted.set(true);
     }
+
+    /// Empties a pending list into a vector, in order (the lists are a few long).
+    pub(crate) fn unlink_all(head: &Cell<Option<Rc<TimeoutInner>>>) -> Vec<Rc<TimeoutInner>> {
+        let mut all = Vec::new();
+        let mut next = head.take();
+        while let Some(timeout) = next {
+            next = timeout.next_pending.take();
+            all.push(timeout);
+        }
+        all
+    }
+
+    /// Makes `all` the pending list, in order.
+    pub(crate) fn link_all(head: &Cell<Option<Rc<TimeoutInner>>>, all: Vec<Rc<TimeoutInner>>) {
+        let mut next = None;
+        for timeout in all.into_iter().rev() {
+            timeout.next_pending.set(next);
+            next = Some(timeout);
+        }
+        head.set(next);
+    }
+
+    /// Takes the first timeout off a pending list.
+    pub(crate) fn pop_front(head: &Cell<Option<Rc<TimeoutInner>>>) -> Option<Rc<TimeoutInner>> {
+        let first = head.take()?;
+        head.set(first.next_pending.take());
+        Some(first)
+    }
 }
 
 /// A deadline for the greenlet that armed it (gevent's `Timeout`): when it passes,
@@ -72,12 +102,18 @@ impl TimeoutInner {
 /// assert_eq!(hub::sleep(Duration::from_secs(5)), Err(hub::Error::Timeout));
 /// assert!(t.interrupted());
 /// ```
+///
+/// A deadline that passes while the greenlet computes without waiting is delivered
+/// at its next wait, `yield_now()` / `sleep(0)` included. Several timeouts that pass
+/// before that are delivered one per wait, in the order they fired: none is lost.
+#[must_use = "a Timeout is disarmed when dropped: bind it to a variable (`let _t = ...`) for as long as it should hold"]
 pub struct Timeout {
     inner: Rc<TimeoutInner>,
 }
 
 impl Timeout {
     /// Arms a timeout of `duration` for the current greenlet.
+    #[must_use = "a Timeout is disarmed when dropped: `Timeout::start(d);` arms nothing"]
     pub fn start(duration: Duration) -> Timeout {
         let hub = Hub::current();
         let task = hub
@@ -89,6 +125,7 @@ impl Timeout {
             key: Cell::new(None),
             fired: Cell::new(false),
             interrupted: Cell::new(false),
+            next_pending: Cell::new(None),
         });
         let key = hub.timers.borrow_mut().insert(
             deadline_after(duration),

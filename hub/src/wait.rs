@@ -72,15 +72,22 @@ impl Waiter {
     /// `Err(Error::WouldBlockForever)` if nothing could ever wake it. A kill unwinds
     /// from here.
     pub fn park(&self) -> Result<(), Error> {
-        self.park_inner(false)
+        self.park_inner(false, true)
     }
 
     /// Parks after scheduling our own wake-up: lets every other ready task run first.
     pub(crate) fn yield_now(&self) -> Result<(), Error> {
-        self.park_inner(true)
+        self.park_inner(true, true)
     }
 
-    fn park_inner(&self, yield_first: bool) -> Result<(), Error> {
+    /// Like [`yield_now`](Self::yield_now), leaving a deadline that passes meanwhile
+    /// for the next wait: for an operation that has already done its work and only
+    /// lets the greenlets it woke run first.
+    pub(crate) fn yield_keeping_timeouts(&self) {
+        let _ = self.park_inner(true, false);
+    }
+
+    fn park_inner(&self, yield_first: bool, deliver_timeouts: bool) -> Result<(), Error> {
         let task = &self.task;
         assert!(
             task.generation.get() == self.generation,
@@ -93,7 +100,8 @@ impl Waiter {
             return Err(Error::Killed);
         }
         let hub = Hub::current();
-        if task.woken.get().is_none()
+        if deliver_timeouts
+            && task.woken.get().is_none()
             && let Some(timeout) = task.take_pending_timeout()
         {
             task.end_wait();
@@ -105,16 +113,42 @@ impl Waiter {
         }
         if task.woken.get().is_none() || yield_first {
             task.parked.set(true);
+            if !task.greenlet.is_current() {
+                // A raw greenlet of this task waits: the hub must resume it, not the
+                // task's own greenlet (which is suspended in its switch into this one).
+                task.parked_in.set(Some(greenlet::getcurrent()));
+            }
             if yield_first {
                 hub.schedule(Ready::Resume(task.clone(), self.generation));
             }
             let _unpark = Unpark(task);
+            // Nothing runs as a task while the hub does (the hub's own `enter` clears
+            // it too, but a hub callback that switched into us directly does not).
+            hub.current.replace(None);
             switch_to_hub(&hub);
+            if task.woken.get().is_none() {
+                // Nobody woke this wait: some greenlet switched into us directly
+                // (gevent's `InvalidSwitchError`). We run now, whoever did it.
+                *hub.current.borrow_mut() = Some(task.clone());
+                task.end_wait();
+                return Err(Error::InvalidSwitch);
+            }
         }
         let woken = task.woken.take();
         task.end_wait();
         match woken {
-            Some(Wake::Notified) | None => Ok(()),
+            Some(Wake::Notified) | None => {
+                // A deadline that passed while we yielded is delivered now, as
+                // gevent's `sleep(0)` raises it.
+                if yield_first
+                    && deliver_timeouts
+                    && let Some(timeout) = task.take_pending_timeout()
+                {
+                    timeout.mark_interrupted();
+                    return Err(Error::Timeout);
+                }
+                Ok(())
+            }
             Some(Wake::TimedOut) => Err(Error::Timeout),
             Some(Wake::LoopExit) => Err(Error::WouldBlockForever),
         }
@@ -138,6 +172,7 @@ struct Unpark<'a>(&'a Task);
 impl Drop for Unpark<'_> {
     fn drop(&mut self) {
         self.0.parked.set(false);
+        drop(self.0.parked_in.take());
         if std::thread::panicking() {
             self.0.woken.set(None);
             self.0.end_wait();

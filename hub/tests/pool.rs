@@ -105,8 +105,8 @@ fn pool_add_takes_a_slot_until_done() {
 #[test]
 fn group_join_kill_discard() {
     let group = Group::new();
-    let a = group.spawn(|| sleep(Duration::from_secs(60)));
-    let b = group.spawn(|| sleep(Duration::from_secs(60)));
+    let a = group.spawn(|| sleep(Duration::from_secs(60))).unwrap();
+    let b = group.spawn(|| sleep(Duration::from_secs(60))).unwrap();
     let outside = spawn(|| 1);
     group.add(&outside);
     assert_eq!(group.len(), 3);

@@ -134,3 +134,18 @@ impl<T, E> fmt::Debug for AsyncResult<T, E> {
             .finish()
     }
 }
+
+/// Ready once a value or an error is set.
+impl<T, E> crate::Waitable for AsyncResult<T, E> {
+    fn is_ready(&self) -> bool {
+        self.is_ready()
+    }
+
+    fn subscribe(&self, waiter: &crate::Waiter) {
+        self.inner.waiters.subscribe(waiter);
+    }
+
+    fn unsubscribe(&self, _waiter: &crate::Waiter) {
+        self.inner.waiters.forget_stale();
+    }
+}

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::{PutError, QueueError, WaitList, deadline};
+use crate::wait::Waiter;
 
 /// A queue without room (gevent's `gevent.queue.Channel`): [`put`](Self::put) parks
 /// until a getter takes the item, [`get`](Self::get) until a putter brings one. Both
@@ -76,18 +77,35 @@ impl<T> Channel<T> {
 
     /// Hands `item` to a getter, parking until one comes or `timeout` passes. On
     /// failure the item comes back in the [`PutError`].
+    ///
+    /// It is a rendezvous, as in gevent: when it returns `Ok` the getter has run and
+    /// holds the item. A getter already waiting is handed the item and runs before
+    /// `put` returns (the putter yields to it; a [`crate::Timeout`] passing during that
+    /// yield is left for the putter's next wait, since the item is delivered).
     pub fn put(&self, item: T, timeout: Option<Duration>) -> Result<(), PutError<T>> {
         let inner = &self.inner;
+        let mut handed_to_waiting_getter = false;
         inner.putters.offer(
             item,
             deadline(timeout),
             || inner.closed.get(),
-            |item| self.try_put(item),
-        )
+            |item| {
+                let put = self.try_put(item);
+                handed_to_waiting_getter = put.is_ok();
+                put
+            },
+        )?;
+        if handed_to_waiting_getter && let Ok(waiter) = Waiter::new() {
+            // The getter was woken first, so it runs (and takes the item) first.
+            waiter.yield_keeping_timeouts();
+        }
+        Ok(())
     }
 
     /// Hands `item` to a getter that is waiting now; else [`QueueError::Full`] (or
-    /// [`QueueError::Closed`]) with the item.
+    /// [`QueueError::Closed`]) with the item. Unlike [`put`](Self::put) it does not
+    /// yield: it returns before that getter has run (gevent's `put_nowait` yields; a
+    /// `try_` call here never parks).
     pub fn try_put(&self, item: T) -> Result<(), PutError<T>> {
         if self.inner.closed.get() {
             return Err(PutError {

@@ -82,3 +82,18 @@ impl fmt::Debug for Event {
             .finish()
     }
 }
+
+/// Ready once set.
+impl crate::Waitable for Event {
+    fn is_ready(&self) -> bool {
+        self.is_set()
+    }
+
+    fn subscribe(&self, waiter: &crate::Waiter) {
+        self.inner.waiters.subscribe(waiter);
+    }
+
+    fn unsubscribe(&self, _waiter: &crate::Waiter) {
+        self.inner.waiters.forget_stale();
+    }
+}

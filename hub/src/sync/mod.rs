@@ -19,14 +19,20 @@ mod async_result;
 mod channel;
 mod event;
 mod lock;
+mod order;
+mod ordered_queue;
 mod queue;
+mod rlock;
 mod semaphore;
 
 pub use async_result::AsyncResult;
 pub use channel::Channel;
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
+pub use order::{Fifo, Lifo, Order, Priority};
+pub use ordered_queue::{LifoQueue, PriorityQueue};
 pub use queue::{PutError, Queue, QueueError};
+pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{BoundedSemaphore, ReleaseError, Semaphore, SemaphoreGuard};
 
 use std::cell::{Cell, RefCell};
@@ -227,6 +233,22 @@ impl<T> WaitList<T> {
             };
             return Err(PutError { item: back, error });
         }
+    }
+
+    /// Adds `waiter` to be woken by [`wake_all`](Self::wake_all) without parking
+    /// here: for a wait on several things at once ([`crate::wait`]). Only for lists
+    /// woken as a whole (never handed a value).
+    pub(crate) fn subscribe(&self, waiter: &Waiter) {
+        self.entries.borrow_mut().push_back(Entry {
+            waiter: waiter.clone(),
+            slot: Rc::new(RefCell::new(None)),
+        });
+    }
+
+    /// Drops the entries of waits that are over (a [`subscribe`](Self::subscribe)d
+    /// waiter that was never woken).
+    pub(crate) fn forget_stale(&self) {
+        self.len();
     }
 
     fn remove(&self, cell: &Rc<RefCell<Option<T>>>) {

@@ -2,11 +2,11 @@
 //! (gevent's `gevent.queue.Queue` / `JoinableQueue`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::order::{Fifo, Order};
 use super::{ReleaseError, WaitList, deadline};
 use crate::Error;
 
@@ -117,13 +117,13 @@ impl<T> std::error::Error for PutError<T> {}
 /// assert_eq!(got, [0, 1, 2, 3, 4]);
 /// producer.join().unwrap();
 /// ```
-pub struct Queue<T> {
-    inner: Rc<Inner<T>>,
+pub struct Queue<T, O: Order<T> = Fifo<T>> {
+    inner: Rc<Inner<T, O>>,
 }
 
-struct Inner<T> {
+struct Inner<T, O> {
     /// Invariant: not empty only while no getter waits.
-    items: RefCell<VecDeque<T>>,
+    items: RefCell<O>,
     capacity: Option<usize>,
     getters: WaitList<T>,
     /// Putters of a full bounded queue, each offering its item.
@@ -134,7 +134,7 @@ struct Inner<T> {
     closed: Cell<bool>,
 }
 
-impl<T> Clone for Queue<T> {
+impl<T, O: Order<T>> Clone for Queue<T, O> {
     fn clone(&self) -> Self {
         Queue {
             inner: self.inner.clone(),
@@ -166,11 +166,13 @@ impl<T> Queue<T> {
         );
         Queue::with_capacity(Some(capacity))
     }
+}
 
-    fn with_capacity(capacity: Option<usize>) -> Queue<T> {
+impl<T, O: Order<T>> Queue<T, O> {
+    pub(crate) fn with_capacity(capacity: Option<usize>) -> Queue<T, O> {
         Queue {
             inner: Rc::new(Inner {
-                items: RefCell::new(VecDeque::new()),
+                items: RefCell::new(O::default()),
                 capacity,
                 getters: WaitList::default(),
                 putters: WaitList::default(),
@@ -212,7 +214,7 @@ impl<T> Queue<T> {
             Err(item) => item,
         };
         if self.has_room() && inner.putters.is_empty() {
-            inner.items.borrow_mut().push_back(item);
+            inner.items.borrow_mut().push(item);
             self.count_put();
             inner.peekers.wake_all();
             Ok(())
@@ -241,7 +243,7 @@ impl<T> Queue<T> {
     /// Takes the head item if there is one now (gevent's `get_nowait`).
     pub fn try_get(&self) -> Result<T, QueueError> {
         let inner = &self.inner;
-        let head = inner.items.borrow_mut().pop_front();
+        let head = inner.items.borrow_mut().pop();
         if let Some(item) = head {
             self.refill();
             return Ok(item);
@@ -278,7 +280,7 @@ impl<T> Queue<T> {
     where
         T: Clone,
     {
-        if let Some(item) = self.inner.items.borrow().front() {
+        if let Some(item) = self.inner.items.borrow().peek() {
             return Ok(item.clone());
         }
         if self.inner.closed.get() {
@@ -386,7 +388,7 @@ impl<T> Queue<T> {
             let Some(item) = self.inner.putters.take() else {
                 break;
             };
-            self.inner.items.borrow_mut().push_back(item);
+            self.inner.items.borrow_mut().push(item);
             self.count_put();
             moved = true;
         }
@@ -398,13 +400,13 @@ impl<T> Queue<T> {
     /// An item handed to a getter that was killed: the next getter, or the head.
     fn restore(&self, item: T) {
         if let Err(item) = self.inner.getters.give(item) {
-            self.inner.items.borrow_mut().push_front(item);
+            self.inner.items.borrow_mut().restore(item);
             self.inner.peekers.wake_all();
         }
     }
 }
 
-impl<T> fmt::Debug for Queue<T> {
+impl<T, O: Order<T>> fmt::Debug for Queue<T, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("len", &self.len())
@@ -414,5 +416,20 @@ impl<T> fmt::Debug for Queue<T> {
             .field("unfinished", &self.unfinished_tasks())
             .field("closed", &self.is_closed())
             .finish()
+    }
+}
+
+/// Ready while an item can be taken without waiting, or once closed (gevent waits on a queue's readiness to `get`).
+impl<T, O: Order<T>> crate::Waitable for Queue<T, O> {
+    fn is_ready(&self) -> bool {
+        !self.inner.items.borrow().is_empty() || self.inner.closed.get()
+    }
+
+    fn subscribe(&self, waiter: &crate::Waiter) {
+        self.inner.peekers.subscribe(waiter);
+    }
+
+    fn unsubscribe(&self, _waiter: &crate::Waiter) {
+        self.inner.peekers.forget_stale();
     }
 }
