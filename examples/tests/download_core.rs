@@ -7,15 +7,16 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Component, Path};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use examples::download::args::{Command, parse_args};
+use examples::download::args::{Args, Command, parse_args};
 use examples::download::server::{Route, Site, StdServer, content};
 use examples::download::{
-    Client, Connector, DownloadError, Fetched, Options, OutputDir, Progress, StdConnector, Summary,
-    TimeoutPhase, download_to, file_name_for, parse_url, received_line, sanitize_file_name,
-    tls_config,
+    Client, Connector, DownloadError, Fetched, Options, OutputDir, Placed, Progress, StdConnector,
+    Summary, TimeoutPhase, download_to, file_name_for, parse_url, received_line,
+    sanitize_file_name, tls_config,
 };
 use pki::test_pki;
 use url::Url;
@@ -691,8 +692,41 @@ fn command_line() {
         (2, true, true)
     );
     assert_eq!(args("--help"), Ok(Command::Help));
-    for bad in ["-c 0", "-c x", "--timeout -1", "--timeout", "--bogus", "-o"] {
-        assert!(args(bad).is_err(), "{bad}");
+    assert_eq!(args("-h http://a/"), Ok(Command::Help));
+    assert_eq!(args("--version"), Ok(Command::Version));
+    assert!(matches!(
+        args("--completions bash"),
+        Ok(Command::Completions(_))
+    ));
+    let Ok(Command::Run(defaults)) = args("") else {
+        panic!("no argument is a run");
+    };
+    assert_eq!(
+        defaults,
+        Args::default(),
+        "clap's defaults are Args::default()"
+    );
+    let Ok(Command::Run(a)) = args("--per-host 2 --retry-max-time 9 --overwrite") else {
+        panic!("should parse");
+    };
+    assert_eq!(
+        (a.per_host, a.retry_max_time, a.overwrite),
+        (2, Duration::from_secs(9), true)
+    );
+    for (bad, says) in [
+        ("-c 0", "at least 1"),
+        ("-c x", "not a valid number"),
+        ("--per-host 0", "at least 1"),
+        ("--timeout -1", "positive number of seconds"),
+        ("--timeout 0", "positive number of seconds"),
+        ("--timeout", "a value is required"),
+        ("--bogus", "unexpected argument '--bogus'"),
+        ("--concurency 3", "similar argument exists: '--concurrency'"),
+        ("-o", "a value is required"),
+        ("--completions tcsh", "possible values"),
+    ] {
+        let err = args(bad).expect_err(bad);
+        assert!(err.contains(says), "{bad}: {err}");
     }
 }
 
@@ -720,10 +754,21 @@ fn user_urls_are_checked_and_lines_formatted() {
         failures: 1,
         bytes: 3 << 20,
         elapsed: Duration::from_secs(2),
+        ..Summary::default()
     };
     assert_eq!(
         summary.to_string(),
         "2 files, 3.0 MiB in 2.00 s (1.5 MiB/s), 1 failed"
+    );
+    let summary = Summary {
+        renamed: 2,
+        replaced: 1,
+        ..summary
+    };
+    assert_eq!(
+        summary.to_string(),
+        "2 files, 3.0 MiB in 2.00 s (1.5 MiB/s), 1 failed, 2 saved under a new name \
+         (name taken), 1 replaced"
     );
 }
 
@@ -824,4 +869,195 @@ fn connect_timeouts_are_retried_through_any_connector() {
         "{err:?}"
     );
     assert_eq!(err.to_string(), "timed out connecting");
+}
+
+// ---------------------------------------------------------------- never destroy a file
+
+#[test]
+fn a_file_already_on_disk_is_kept_and_the_new_one_takes_the_next_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("clip.mp4"), b"mine").unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    assert_eq!(dir.reserve("clip.mp4"), "clip-1.mp4", "taken on disk");
+    assert_eq!(dir.reserve("clip.mp4"), "clip-2.mp4", "taken by this run");
+
+    // A file that appears between the choice of the name and the commit survives too.
+    let mut part = dir.create_named("race.bin").unwrap();
+    part.write_all(b"downloaded").unwrap();
+    std::fs::write(tmp.path().join("race.bin"), b"theirs").unwrap();
+    let (path, placed) = part.place().unwrap();
+    assert_eq!(path.file_name().unwrap(), "race-1.bin");
+    assert_eq!(
+        placed,
+        Placed::Renamed {
+            wanted: "race.bin".into()
+        }
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("race.bin")).unwrap(),
+        b"theirs"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"downloaded");
+    assert_eq!(std::fs::read(tmp.path().join("clip.mp4")).unwrap(), b"mine");
+
+    let mut fresh = dir.create_named("new.bin").unwrap();
+    fresh.write_all(b"x").unwrap();
+    assert_eq!(fresh.place().unwrap().1, Placed::New);
+    assert_eq!(
+        dir_entries(tmp.path()),
+        ["clip.mp4", "new.bin", "race-1.bin", "race.bin"],
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn overwrite_replaces_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("a.txt"), b"old").unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap().overwrite(true);
+    assert_eq!(dir.reserve("a.txt"), "a.txt");
+    let mut part = dir.create_named("b.txt").unwrap();
+    part.write_all(b"b").unwrap();
+    assert_eq!(part.place().unwrap().1, Placed::New);
+    let dir = OutputDir::new(tmp.path()).unwrap().overwrite(true);
+    let mut part = dir.create_named("a.txt").unwrap();
+    part.write_all(b"new").unwrap();
+    let (path, placed) = part.place().unwrap();
+    assert_eq!(
+        (path.file_name().unwrap(), placed),
+        ("a.txt".as_ref(), Placed::Replaced)
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"new");
+}
+
+// ---------------------------------------------------------------- retries
+
+/// Answers every request on every connection with the next of `responses` (the last one
+/// repeats), closing after each; counts the requests. Stops after 10 s.
+fn counting_server(responses: Vec<&'static str>) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    listener.set_nonblocking(true).unwrap();
+    thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                thread::sleep(Duration::from_millis(2));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut request = Vec::new();
+            let mut byte = [0; 1];
+            while !request.ends_with(b"\r\n\r\n") && request.len() < 65536 {
+                match stream.read(&mut byte) {
+                    Ok(1) => request.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let response = responses[n.min(responses.len() - 1)];
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (addr, hits)
+}
+
+const OK_2: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+#[test]
+fn too_many_requests_waits_for_retry_after() {
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n",
+        OK_2,
+    ]);
+    let client = client(Options {
+        retries: 2,
+        ..options()
+    });
+    let start = Instant::now();
+    let (body, fetched) = get(&client, &format!("http://{addr}/")).unwrap();
+    assert_eq!((body.as_slice(), fetched.retries), (&b"ok"[..], 1));
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 honoured, not the 10 ms backoff"
+    );
+}
+
+#[test]
+fn request_timeout_is_retried_but_not_implemented_is_not() {
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        OK_2,
+    ]);
+    let client = client(Options {
+        retries: 1,
+        ..options()
+    });
+    assert_eq!(get(&client, &format!("http://{addr}/")).unwrap().0, b"ok");
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ]);
+    let err = get(&client, &format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Status { code: 501, .. }),
+        "{err:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_retry_after_past_the_retry_time_cap_gives_up_at_once() {
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 100\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n",
+    ]);
+    let client = client(Options {
+        retries: 5,
+        retry_max_time: Duration::from_secs(5),
+        ..options()
+    });
+    let err = get(&client, &format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DownloadError::Status {
+                code: 503,
+                retry_after: Some(d),
+                ..
+            } if d == Duration::from_secs(100)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "never waited 100 s to try again"
+    );
+}
+
+#[test]
+fn backoff_grows_until_the_retry_time_cap() {
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ]);
+    let client = client(Options {
+        retries: 10,
+        backoff: Duration::from_millis(200),
+        retry_max_time: Duration::from_millis(500),
+        ..options()
+    });
+    let start = Instant::now();
+    get(&client, &format!("http://{addr}/")).unwrap_err();
+    // Waits of 100..=200 ms, then 200..=400 ms: the third (400..=800 ms) would end past
+    // 500 ms, so 2 or 3 requests in all, never the 11 that 10 retries allow.
+    let n = hits.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&n), "{n} requests");
+    assert!(start.elapsed() >= Duration::from_millis(100), "backed off");
 }

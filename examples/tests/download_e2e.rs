@@ -490,10 +490,46 @@ fn path_traversal_urls_stay_inside_the_output_directory() {
 fn command_line_errors_exit_2_and_help_exits_0() {
     let out = download(&["-c", "0"], Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("-c must be at least 1"));
+    assert!(text(&out.stderr).contains("must be at least 1"));
+    let out = download(&["--bogus"], Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("Usage: download"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = download(&["--help"], Duration::from_secs(10));
     assert!(out.status.success());
-    assert!(text(&out.stdout).starts_with("usage: download"));
+    let help = text(&out.stdout);
+    for flag in [
+        "--input",
+        "--output",
+        "--concurrency",
+        "--per-host",
+        "--timeout",
+        "--retries",
+        "--retry-max-time",
+        "--ca",
+        "--insecure",
+        "--overwrite",
+        "--completions",
+        "Exit status",
+    ] {
+        assert!(help.contains(flag), "{flag} in\n{help}");
+    }
+    let out = download(&["--version"], Duration::from_secs(10));
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        concat!("download ", env!("CARGO_PKG_VERSION"))
+    );
+    let out = download(&["--completions", "bash"], Duration::from_secs(10));
+    assert!(out.status.success());
+    let script = text(&out.stdout);
+    assert!(
+        script.contains("_download()") && script.contains("--per-host"),
+        "{script}"
+    );
 }
 
 // ---------------------------------------------------------------- on one hub
@@ -817,4 +853,93 @@ fn a_panicking_download_fails_alone_and_leaves_no_partial_file() {
         ["b"],
         "the temp file of /a was removed"
     );
+}
+
+// ---------------------------------------------------------------- per host, existing files
+
+#[test]
+fn connections_per_host_are_capped_while_c_limits_downloads_in_flight() {
+    let files = |n: usize| {
+        (0..n).fold(hub_site().delay(Duration::from_millis(20)), |site, i| {
+            site.route(format!("/f{i}.bin"), Route::File { len: 5_000 })
+        })
+    };
+    let (a, b) = (
+        HubServer::start(Arc::new(files(24))).unwrap(),
+        HubServer::start(Arc::new(files(24))).unwrap(),
+    );
+    let jobs: Vec<Job> = (0..24)
+        .flat_map(|i| [a.url(&format!("/f{i}.bin")), b.url(&format!("/f{i}.bin"))])
+        .map(Job::new)
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Rc::new(OutputDir::new(tmp.path()).unwrap());
+    let client = hub_client(Options {
+        max_conns_per_host: 3,
+        max_idle_per_host: 3,
+        ..quick()
+    });
+    let recorder = Rc::new(Recorder::default());
+
+    let run = run_downloads(&client, &dir, &jobs, 40, recorder.clone());
+
+    assert_eq!((run.summary.files, run.summary.failures), (48, 0));
+    assert_eq!(
+        recorder.most.get(),
+        6,
+        "3 per host on 2 hosts, though -c is 40"
+    );
+    for server in [&a, &b] {
+        assert_eq!(server.site().requests(), 24);
+        assert!(
+            server.site().connections() <= 3,
+            "{} connections to one host",
+            server.site().connections()
+        );
+    }
+}
+
+#[test]
+fn existing_files_get_a_new_name_unless_overwrite_is_given() {
+    let server = StdServer::start(Arc::new(
+        std_site().route("/a.bin", Route::File { len: 1000 }),
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().to_str().unwrap();
+    std::fs::write(tmp.path().join("a.bin"), b"the user's own file").unwrap();
+
+    let out = download(
+        &[&server.url("/a.bin"), "-o", out_dir],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("saved as a-1.bin (a.bin was taken)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 saved under a new name"), "{stdout}");
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.bin")).unwrap(),
+        b"the user's own file"
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("a-1.bin")).unwrap(),
+        content(1000)
+    );
+
+    let out = download(
+        &[&server.url("/a.bin"), "-o", out_dir, "--overwrite"],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("replaced a.bin"), "{stdout}");
+    assert!(stdout.contains(", 1 replaced"), "{stdout}");
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.bin")).unwrap(),
+        content(1000)
+    );
+    assert_eq!(entries(tmp.path()), ["a-1.bin", "a.bin"]);
 }

@@ -15,7 +15,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -28,6 +28,7 @@ use url::{Host, Url};
 
 use super::error::{DownloadError, TimeoutPhase};
 use super::http::{self, BodyKind};
+use super::retry;
 
 /// Makes TCP connections. Implemented for std by [`StdConnector`]; the greenlet version
 /// returns monkey's `TcpStream`, whose blocking calls switch to the hub.
@@ -113,15 +114,23 @@ pub struct Options {
     /// Retries after the first attempt, for errors where
     /// [`DownloadError::is_retryable`] holds.
     pub retries: u32,
-    /// Wait before the first retry; doubled for each further one, up to `max_backoff`.
+    /// Wait before the first retry; doubled for each further one, up to `max_backoff`, and
+    /// each wait drawn between half of that and all of it (jitter, so clients that failed
+    /// together do not come back together). A server's `Retry-After` replaces it.
     pub backoff: Duration,
     pub max_backoff: Duration,
+    /// No retry starts later than this after a URL's first attempt: a `Retry-After` or a
+    /// backoff that would end past it gives up instead.
+    pub retry_max_time: Duration,
     pub max_redirects: usize,
     pub max_head_bytes: usize,
     /// Idle keep-alive connections kept per (scheme, host, port). Make it at least the
     /// number of downloads running at once: each one beyond it closes its connection on
     /// return, so the next URL pays a new connect (the `download` binary uses its `-c`).
     pub max_idle_per_host: usize,
+    /// Most connections open to one (scheme, host, port) at once, honoured by the hub
+    /// scheduler ([`super::greenlet::run_downloads`]): a backlog-5 server is never flooded.
+    pub max_conns_per_host: usize,
     pub user_agent: String,
     pub tls: Arc<rustls::ClientConfig>,
     /// How to wait between retries: `std::thread::sleep` here, `monkey::thread::sleep` on a
@@ -137,9 +146,11 @@ impl Default for Options {
             retries: 3,
             backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(8),
+            retry_max_time: Duration::from_secs(120),
             max_redirects: 10,
             max_head_bytes: http::DEFAULT_MAX_HEAD_BYTES,
             max_idle_per_host: 8,
+            max_conns_per_host: super::hosts::DEFAULT_CONNS_PER_HOST,
             user_agent: concat!("gevent-rs-download/", env!("CARGO_PKG_VERSION")).to_owned(),
             tls: verified_tls(RootCertStore::from_iter(
                 webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
@@ -431,10 +442,25 @@ impl<C: Connector> Client<C> {
         retries: &mut u32,
     ) -> Result<Step, DownloadError> {
         let mut failures = 0;
+        let first_attempt = Instant::now();
         loop {
             match self.get_once(url, sink, progress) {
                 Err(e) if e.is_retryable() && failures < self.opts.retries => {
-                    (self.opts.sleep)(self.backoff(failures));
+                    let wait = match &e {
+                        DownloadError::Status {
+                            retry_after: Some(after),
+                            ..
+                        } => *after,
+                        _ => retry::jittered(retry::backoff(
+                            self.opts.backoff,
+                            self.opts.max_backoff,
+                            failures,
+                        )),
+                    };
+                    if first_attempt.elapsed() + wait > self.opts.retry_max_time {
+                        return Err(e);
+                    }
+                    (self.opts.sleep)(wait);
                     failures += 1;
                     *retries += 1;
                     sink.restart().map_err(DownloadError::File)?;
@@ -442,14 +468,6 @@ impl<C: Connector> Client<C> {
                 result => return result,
             }
         }
-    }
-
-    /// `backoff * 2^n`, capped at `max_backoff`.
-    fn backoff(&self, n: u32) -> Duration {
-        self.opts
-            .backoff
-            .saturating_mul(1 << n.min(16))
-            .min(self.opts.max_backoff)
     }
 
     fn get_once(
@@ -505,6 +523,10 @@ impl<C: Connector> Client<C> {
             Some(location) => Ok(Step::Redirect(location.to_owned())),
             None => Err(DownloadError::Status {
                 code: head.status,
+                retry_after: head
+                    .headers
+                    .get("retry-after")
+                    .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now())),
                 reason: head.reason,
             }),
         }

@@ -35,7 +35,12 @@ pub enum DownloadError {
     /// A `--ca` file could not be read or holds no usable certificate.
     CaFile { path: String, reason: String },
     /// The server answered with a status that is neither success nor a followable redirect.
-    Status { code: u16, reason: String },
+    /// `retry_after` is the server's `Retry-After`, if it sent one that parses.
+    Status {
+        code: u16,
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
     /// More redirects than the configured limit.
     TooManyRedirects { limit: usize },
     /// A redirect pointed back to a URL already visited in this chain.
@@ -61,8 +66,10 @@ pub enum DownloadError {
 }
 
 impl DownloadError {
-    /// Whether trying the same URL again may succeed: connection trouble and 5xx answers are
-    /// transient, everything else (404, bad certificate, bad URL, disk full) is not.
+    /// Whether trying the same URL again may succeed: connection trouble, 408 (request
+    /// timeout), 429 (too many requests) and 5xx answers (but 501 and 505, which say the
+    /// server never will) are transient; everything else (404, bad certificate, bad URL,
+    /// disk full) is not.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Connect { .. }
@@ -70,7 +77,10 @@ impl DownloadError {
             | Self::NoResponse
             | Self::Incomplete { .. }
             | Self::Network(_) => true,
-            Self::Status { code, .. } => (500..600).contains(code),
+            Self::Status { code, .. } => {
+                matches!(code, 408 | 429)
+                    || ((500..600).contains(code) && !matches!(code, 501 | 505))
+            }
             _ => false,
         }
     }
@@ -116,8 +126,8 @@ impl fmt::Display for DownloadError {
             }
             Self::Tls(e) => write!(f, "TLS error: {e}"),
             Self::CaFile { path, reason } => write!(f, "cannot use CA file {path}: {reason}"),
-            Self::Status { code, reason } if reason.is_empty() => write!(f, "HTTP {code}"),
-            Self::Status { code, reason } => write!(f, "HTTP {code} {reason}"),
+            Self::Status { code, reason, .. } if reason.is_empty() => write!(f, "HTTP {code}"),
+            Self::Status { code, reason, .. } => write!(f, "HTTP {code} {reason}"),
             Self::TooManyRedirects { limit } => write!(f, "more than {limit} redirects"),
             Self::RedirectLoop { url } => write!(f, "redirect loop back to {url}"),
             Self::HeaderTooLarge { limit } => {

@@ -50,6 +50,7 @@ use monkey::net::{TcpListener, TcpStream, ToSocketAddrs};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use super::args::{self, Args, Command};
+use super::hosts::{HostSlots, with_place};
 use super::report::{Observer, Report};
 use super::server::{Ending, Route, Site, reset_on_drop};
 use super::{
@@ -176,6 +177,7 @@ pub fn run_downloads<C: Connector + 'static>(
 ) -> Run {
     let start = Instant::now();
     let pool = Pool::new(concurrency.max(1));
+    let hosts = HostSlots::new(client.options().max_conns_per_host);
     let mut running: Vec<(usize, JoinHandle<Result<Saved, DownloadError>>)> = Vec::new();
     let mut results: Vec<Option<Result<Saved, DownloadError>>> =
         jobs.iter().map(|_| None).collect();
@@ -195,12 +197,15 @@ pub fn run_downloads<C: Connector + 'static>(
         let name = job.name.clone().unwrap_or_else(|| file_name_for(&url));
         let (client, dir, observer_in) = (client.clone(), dir.clone(), observer.clone());
         let raw = job.url.clone();
+        let host = hosts.of(&url);
         // Parks this (the spawning) greenlet while the pool is full, like gevent's
         // `pool.spawn`: at most `concurrency` download greenlets exist at once.
         let spawned = pool.spawn(move || {
-            observer_in.started(index, &raw);
-            let result = download_named(&client, &dir, &url, &name, &mut |p: Progress| {
-                observer_in.progress(index, p)
+            let result = with_place(&host, || {
+                observer_in.started(index, &raw);
+                download_named(&client, &dir, &url, &name, &mut |p: Progress| {
+                    observer_in.progress(index, p)
+                })
             });
             observer_in.finished(index, &raw, &result);
             result
@@ -413,11 +418,19 @@ pub fn run_cli(argv: impl IntoIterator<Item = String>) -> ExitCode {
     let args = match args::parse_args(argv) {
         Ok(Command::Run(args)) => args,
         Ok(Command::Help) => {
-            println!("{}", args::USAGE);
+            println!("{}", args::usage());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("{}", args::version());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Completions(shell)) => {
+            let _ = io::stdout().write_all(&args::completions(shell));
             return ExitCode::SUCCESS;
         }
         Err(msg) => {
-            eprintln!("download: {msg}\n\n{}", args::USAGE);
+            eprintln!("{msg}");
             return ExitCode::from(2);
         }
     };
@@ -442,7 +455,7 @@ pub fn run_cli(argv: impl IntoIterator<Item = String>) -> ExitCode {
         }
     } else {
         let dir = match OutputDir::new(&args.out_dir) {
-            Ok(dir) => Rc::new(dir),
+            Ok(dir) => Rc::new(dir.overwrite(args.overwrite)),
             Err(e) => return setup("output directory", &e),
         };
         let jobs: Vec<Job> = urls.into_iter().map(Job::new).collect();
@@ -471,7 +484,12 @@ pub fn run_embedded(args: &Args, opts: Options, site: Site, report: Rc<Report>) 
     let files = site_files(server.site());
     let urls: Vec<String> = files.iter().map(|(path, _)| server.url(path)).collect();
     let total: u64 = files.iter().map(|(_, len)| len).sum();
-    let dir = Rc::new(OutputDir::new(args.demo_out_dir("download"))?);
+    // The demo's own temp dir is refilled on every run; a directory given with -o is the
+    // user's, where nothing is replaced unless asked.
+    let dir = Rc::new(
+        OutputDir::new(args.demo_out_dir("download"))?
+            .overwrite(args.overwrite || !args.out_dir_given),
+    );
     report.line(&format!(
         "embedded server on this thread's hub at http://{}/: {} files, {}, each response \
          delayed {} ms",
@@ -564,8 +582,17 @@ impl Twin {
                 println!(
                     "{} [URL...] [download's options]\n\n{}",
                     self.name,
-                    args::USAGE
+                    args::usage()
                 );
+                return ExitCode::SUCCESS;
+            }
+            Ok(Command::Version) => {
+                println!("{} {}", self.name, env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            Ok(Command::Completions(shell)) => {
+                let mut cli = args::cli().name(self.name);
+                clap_complete::generate(shell, &mut cli, self.name, &mut io::stdout());
                 return ExitCode::SUCCESS;
             }
             Err(msg) => {
@@ -604,7 +631,8 @@ impl Twin {
             Some(_) => args.demo_out_dir(self.name),
             None => args.out_dir.clone(),
         };
-        let dir = Rc::new(OutputDir::new(out)?);
+        let replace = args.overwrite || (server.is_some() && !args.out_dir_given);
+        let dir = Rc::new(OutputDir::new(out)?.overwrite(replace));
         let jobs: Vec<Job> = urls
             .iter()
             .enumerate()

@@ -11,9 +11,11 @@
 //! | [`naming`] | URL → safe file name, unique names, temp file renamed on success |
 //! | [`http`] | HTTP/1.1 request writing, head parsing, Content-Length/chunked bodies |
 //! | [`client`] | keep-alive per origin, redirects, retries with backoff, TLS (rustls) |
+//! | [`retry`] | backoff with jitter, `Retry-After` |
 //! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
 //! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
 //! | [`args`] | the command line |
+//! | [`hosts`] | the cap on connections per host |
 //! | [`greenlet`] | the core on one hub: monkey's sockets, a greenlet pool, the embedded server |
 //! | [`report`] | per-file progress bars on a terminal, the tutorials' plain lines otherwise |
 //!
@@ -35,9 +37,11 @@ pub mod args;
 pub mod client;
 pub mod error;
 pub mod greenlet;
+pub mod hosts;
 pub mod http;
 pub mod naming;
 pub mod report;
+pub mod retry;
 pub mod server;
 
 use std::fmt;
@@ -48,7 +52,7 @@ use url::Url;
 
 pub use client::{Client, Connector, Fetched, Options, Progress, Sink, StdConnector, tls_config};
 pub use error::{DownloadError, TimeoutPhase};
-pub use naming::{OutputDir, PartFile, file_name_for, sanitize_file_name};
+pub use naming::{OutputDir, PartFile, Placed, file_name_for, sanitize_file_name};
 
 /// Parses a URL given by the user, accepting only `http` and `https` with a host, so a bad
 /// line fails that URL alone with a clear reason.
@@ -71,6 +75,8 @@ pub fn parse_url(input: &str) -> Result<Url, DownloadError> {
 pub struct Saved {
     pub path: PathBuf,
     pub fetched: Fetched,
+    /// Whether the file got the name asked for, a new one, or replaced one.
+    pub placed: Placed,
 }
 
 /// Downloads `url` into a new file of `dir`, named by [`file_name_for`]. The body goes to a
@@ -96,8 +102,12 @@ pub fn download_named<C: Connector>(
 ) -> Result<Saved, DownloadError> {
     let mut part = dir.create_named(name).map_err(DownloadError::File)?;
     let fetched = client.get(url, &mut part, progress)?;
-    let path = part.commit().map_err(DownloadError::File)?;
-    Ok(Saved { path, fetched })
+    let (path, placed) = part.place().map_err(DownloadError::File)?;
+    Ok(Saved {
+        path,
+        fetched,
+        placed,
+    })
 }
 
 /// The tutorials' per-file line: `N bytes received from URL.`
@@ -115,6 +125,10 @@ pub fn failed_line(url: &str, error: &DownloadError) -> String {
 pub struct Summary {
     pub files: usize,
     pub failures: usize,
+    /// Files saved as `name-N` because their name was taken.
+    pub renamed: usize,
+    /// Files that replaced one of the same name (`--overwrite`).
+    pub replaced: usize,
     pub bytes: u64,
     pub elapsed: Duration,
 }
@@ -126,6 +140,11 @@ impl Summary {
             Ok(saved) => {
                 self.files += 1;
                 self.bytes += saved.fetched.bytes;
+                match saved.placed {
+                    Placed::New => {}
+                    Placed::Renamed { .. } => self.renamed += 1,
+                    Placed::Replaced => self.replaced += 1,
+                }
             }
             Err(_) => self.failures += 1,
         }
@@ -143,7 +162,8 @@ impl Summary {
 }
 
 impl fmt::Display for Summary {
-    /// `6 files, 37.6 MiB in 1.23 s (30.5 MiB/s), 0 failed`
+    /// `6 files, 37.6 MiB in 1.23 s (30.5 MiB/s), 0 failed`, then `, 2 saved under a new
+    /// name (name taken)` and `, 1 replaced` when any were.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -154,7 +174,14 @@ impl fmt::Display for Summary {
             self.elapsed.as_secs_f64(),
             human_bytes(self.throughput()),
             self.failures,
-        )
+        )?;
+        if self.renamed > 0 {
+            write!(f, ", {} saved under a new name (name taken)", self.renamed)?;
+        }
+        if self.replaced > 0 {
+            write!(f, ", {} replaced", self.replaced)?;
+        }
+        Ok(())
     }
 }
 

@@ -7,8 +7,13 @@
 //!
 //! Files are written under a hidden temporary name and renamed into place by
 //! [`PartFile::commit`]; dropping an uncommitted [`PartFile`] deletes it. A failed download
-//! therefore never leaves a truncated file under its final name, and a file from an earlier
-//! run with the same name is replaced atomically only once the new one is complete.
+//! therefore never leaves a truncated file under its final name.
+//!
+//! A file already on disk is never destroyed unless asked: by default the new one is saved
+//! as `name-1`, `name-2`… ([`Placed::Renamed`]); the commit links the temporary file to its
+//! name with `link(2)`, which fails instead of replacing, so even a file created between
+//! the choice of the name and the commit survives. [`OutputDir::overwrite`] replaces
+//! instead ([`Placed::Replaced`]), atomically once the new file is complete.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -117,6 +122,7 @@ fn is_plain_component(name: &str) -> bool {
 #[derive(Debug)]
 pub struct OutputDir {
     root: PathBuf,
+    overwrite: bool,
     taken: Mutex<HashSet<String>>,
     /// This process's id, for temporary names; read once, as `process::id` is a syscall.
     pid: u32,
@@ -129,9 +135,17 @@ impl OutputDir {
         fs::create_dir_all(path).map_err(|e| with_path(e, path))?;
         Ok(Self {
             root: fs::canonicalize(path).map_err(|e| with_path(e, path))?,
+            overwrite: false,
             taken: Mutex::default(),
             pid: std::process::id(),
         })
+    }
+
+    /// Whether files already on disk are replaced (`--overwrite`) rather than kept, the new
+    /// file then taking the next free `name-N`.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
     }
 
     /// The directory, canonicalized.
@@ -140,19 +154,26 @@ impl OutputDir {
     }
 
     /// Reserves a name for this run: `name` sanitized, with `-1`, `-2`, … before the
-    /// extension if an earlier download already took it. Files already on disk from earlier
-    /// runs do not count; they are replaced when the new download commits.
+    /// extension if an earlier download of this run took it or (unless
+    /// [`overwrite`](Self::overwrite)) a file of that name is already on disk.
     pub fn reserve(&self, name: &str) -> String {
         let base = sanitize_file_name(name);
         let mut taken = self.taken.lock().unwrap_or_else(PoisonError::into_inner);
         let mut candidate = base.clone();
-        // Terminates: each turn tries a new suffix and only `taken.len()` names can clash.
+        // Terminates: each turn tries a new suffix, and only the names of this run and of
+        // the directory's entries can clash.
         let mut n = 1;
-        while !taken.insert(candidate.clone()) {
+        while taken.contains(&candidate) || (!self.overwrite && self.on_disk(&candidate)) {
             candidate = with_suffix(&base, n);
             n += 1;
         }
+        taken.insert(candidate.clone());
         candidate
+    }
+
+    fn on_disk(&self, name: &str) -> bool {
+        // A dangling symlink is an entry too: never link over it.
+        fs::symlink_metadata(self.root.join(name)).is_ok()
     }
 
     /// Reserves a name for `url` (see [`file_name_for`]) and opens its temporary file.
@@ -162,6 +183,7 @@ impl OutputDir {
 
     /// Reserves a name derived from `name` and opens its temporary file.
     pub fn create_named(&self, name: &str) -> io::Result<PartFile> {
+        let wanted = sanitize_file_name(name);
         let name = self.reserve(name);
         // Sanitizing already guarantees this; checked again because it is the one property
         // that must never fail.
@@ -178,6 +200,8 @@ impl OutputDir {
             file,
             temp,
             dest,
+            wanted,
+            overwrite: self.overwrite,
             committed: false,
         })
     }
@@ -196,6 +220,11 @@ fn create_fresh(path: &Path) -> io::Result<File> {
     .map_err(|e| with_path(e, path))
 }
 
+/// `EPERM`, what `link(2)` says on file systems without hard links (FAT, some FUSE).
+const fn libc_eperm() -> i32 {
+    1
+}
+
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
@@ -207,7 +236,22 @@ pub struct PartFile {
     file: File,
     temp: PathBuf,
     dest: PathBuf,
+    /// The name asked for, before any `-N` suffix.
+    wanted: String,
+    overwrite: bool,
     committed: bool,
+}
+
+/// How a committed file took its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placed {
+    /// Under the name asked for, which was free.
+    New,
+    /// Under `name-N`: the name asked for (`wanted`) was taken on disk or by another
+    /// download of this run.
+    Renamed { wanted: String },
+    /// Over a file of the same name, as `--overwrite` asks.
+    Replaced,
 }
 
 impl PartFile {
@@ -221,13 +265,65 @@ impl PartFile {
         &self.temp
     }
 
-    /// Renames the temporary file to its final name and returns that path. The rename is
-    /// atomic, so readers see either the previous file or the whole new one.
-    pub fn commit(mut self) -> io::Result<PathBuf> {
+    /// Gives the temporary file its final name and returns that path; see [`place`].
+    ///
+    /// [`place`]: Self::place
+    pub fn commit(self) -> io::Result<PathBuf> {
+        self.place().map(|(path, _)| path)
+    }
+
+    /// Gives the temporary file its final name: with `--overwrite` an atomic rename over
+    /// whatever is there; otherwise a `link(2)` that never replaces, moving on to the next
+    /// `name-N` if the name was taken meanwhile. Returns the path and how it was placed.
+    pub fn place(mut self) -> io::Result<(PathBuf, Placed)> {
         self.file.flush().map_err(|e| with_path(e, &self.temp))?;
-        fs::rename(&self.temp, &self.dest).map_err(|e| with_path(e, &self.dest))?;
+        let placed = if self.overwrite {
+            let existed = fs::symlink_metadata(&self.dest).is_ok();
+            fs::rename(&self.temp, &self.dest).map_err(|e| with_path(e, &self.dest))?;
+            if existed {
+                Placed::Replaced
+            } else {
+                Placed::New
+            }
+        } else {
+            self.link_without_replacing()?;
+            fs::remove_file(&self.temp).map_err(|e| with_path(e, &self.temp))?;
+            let name = self.dest.file_name().map(|n| n.to_string_lossy());
+            if name.as_deref() == Some(self.wanted.as_str()) {
+                Placed::New
+            } else {
+                Placed::Renamed {
+                    wanted: self.wanted.clone(),
+                }
+            }
+        };
         self.committed = true;
-        Ok(self.dest.clone())
+        Ok((self.dest.clone(), placed))
+    }
+
+    fn link_without_replacing(&mut self) -> io::Result<()> {
+        let base = self.wanted.clone();
+        let mut n = 0;
+        loop {
+            match fs::hard_link(&self.temp, &self.dest) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    n += 1;
+                    self.dest.set_file_name(with_suffix(&base, n));
+                }
+                // A file system without hard links: check, then rename (a small window
+                // in which a file created by someone else could be replaced).
+                Err(e) if e.raw_os_error() == Some(libc_eperm()) => {
+                    while fs::symlink_metadata(&self.dest).is_ok() {
+                        n += 1;
+                        self.dest.set_file_name(with_suffix(&base, n));
+                    }
+                    return fs::rename(&self.temp, &self.dest)
+                        .map_err(|e| with_path(e, &self.dest));
+                }
+                Err(e) => return Err(with_path(e, &self.dest)),
+            }
+        }
     }
 }
 

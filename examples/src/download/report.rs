@@ -19,7 +19,7 @@ use std::io::{self, IsTerminal, Write};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{DownloadError, Progress, Saved, Summary, failed_line, received_line};
+use super::{DownloadError, Placed, Progress, Saved, Summary, failed_line, received_line};
 
 /// Receives the life of each download. `index` is the URL's position in the list given to
 /// the scheduler; calls for one index come in order (`started`, `progress`…, `finished`).
@@ -167,9 +167,25 @@ impl Observer for Report {
             bars.multi.remove(&bar);
         }
         match result {
-            Ok(saved) => self.line(&received_line(saved.fetched.bytes, url)),
+            Ok(saved) => {
+                self.line(&received_line(saved.fetched.bytes, url));
+                if let Some(note) = placed_line(saved) {
+                    self.line(&note);
+                }
+            }
             Err(e) => self.error_line(&failed_line(url, e)),
         }
+    }
+}
+
+/// The line saying a file did not simply take its name: `  saved as clip-1.mp4
+/// (clip.mp4 was taken)` or `  replaced clip.mp4`.
+pub fn placed_line(saved: &Saved) -> Option<String> {
+    let name = saved.path.file_name()?.to_string_lossy();
+    match &saved.placed {
+        Placed::New => None,
+        Placed::Renamed { wanted } => Some(format!("  saved as {name} ({wanted} was taken)")),
+        Placed::Replaced => Some(format!("  replaced {name}")),
     }
 }
 
