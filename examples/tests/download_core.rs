@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Component, Path};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -934,10 +933,10 @@ fn overwrite_replaces_and_says_so() {
 
 /// Answers every request on every connection with the next of `responses` (the last one
 /// repeats), closing after each; counts the requests. Stops after 10 s.
-fn counting_server(responses: Vec<&'static str>) -> (SocketAddr, Arc<AtomicUsize>) {
+fn counting_server(responses: Vec<&'static str>) -> (SocketAddr, Arc<Heads>) {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
-    let hits = Arc::new(AtomicUsize::new(0));
+    let hits = Arc::new(Heads::default());
     let counter = hits.clone();
     listener.set_nonblocking(true).unwrap();
     thread::spawn(move || {
@@ -957,12 +956,33 @@ fn counting_server(responses: Vec<&'static str>) -> (SocketAddr, Arc<AtomicUsize
                     _ => break,
                 }
             }
-            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let n = counter.record(String::from_utf8_lossy(&request).into_owned());
             let response = responses[n.min(responses.len() - 1)];
             let _ = stream.write_all(response.as_bytes());
         }
     });
     (addr, hits)
+}
+
+/// The request heads a [`counting_server`] received.
+#[derive(Default)]
+struct Heads(std::sync::Mutex<Vec<String>>);
+
+impl Heads {
+    /// Records one; returns how many came before it.
+    fn record(&self, head: String) -> usize {
+        let mut heads = self.0.lock().unwrap();
+        heads.push(head);
+        heads.len() - 1
+    }
+
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
 }
 
 const OK_2: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
@@ -981,7 +1001,7 @@ fn too_many_requests_waits_for_retry_after() {
     let start = Instant::now();
     let (body, fetched) = get(&client, &format!("http://{addr}/")).unwrap();
     assert_eq!((body.as_slice(), fetched.retries), (&b"ok"[..], 1));
-    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(hits.count(), 2);
     assert!(
         start.elapsed() >= Duration::from_secs(1),
         "Retry-After: 1 honoured, not the 10 ms backoff"
@@ -999,7 +1019,7 @@ fn request_timeout_is_retried_but_not_implemented_is_not() {
         ..options()
     });
     assert_eq!(get(&client, &format!("http://{addr}/")).unwrap().0, b"ok");
-    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(hits.count(), 2);
 
     let (addr, hits) = counting_server(vec![
         "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -1009,7 +1029,7 @@ fn request_timeout_is_retried_but_not_implemented_is_not() {
         matches!(err, DownloadError::Status { code: 501, .. }),
         "{err:?}"
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(hits.count(), 1);
 }
 
 #[test]
@@ -1035,11 +1055,7 @@ fn a_retry_after_past_the_retry_time_cap_gives_up_at_once() {
         ),
         "{err:?}"
     );
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        1,
-        "never waited 100 s to try again"
-    );
+    assert_eq!(hits.count(), 1, "never waited 100 s to try again");
 }
 
 #[test]
@@ -1057,7 +1073,40 @@ fn backoff_grows_until_the_retry_time_cap() {
     get(&client, &format!("http://{addr}/")).unwrap_err();
     // Waits of 100..=200 ms, then 200..=400 ms: the third (400..=800 ms) would end past
     // 500 ms, so 2 or 3 requests in all, never the 11 that 10 retries allow.
-    let n = hits.load(Ordering::SeqCst);
+    let n = hits.count();
     assert!((2..=3).contains(&n), "{n} requests");
     assert!(start.elapsed() >= Duration::from_millis(100), "backed off");
+}
+
+// ---------------------------------------------------------------- credentials
+
+#[test]
+fn url_credentials_go_as_basic_auth_and_not_to_another_origin() {
+    let (other, other_heads) = counting_server(vec![OK_2]);
+    let redirect: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://{other}/next\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .into_boxed_str(),
+    );
+    let (first, first_heads) = counting_server(vec![redirect]);
+    let client = client(options());
+    let (body, fetched) = get(&client, &format!("http://al%20ice:p%40ss@{first}/start")).unwrap();
+    assert_eq!((body.as_slice(), fetched.redirects), (&b"ok"[..], 1));
+    let first = first_heads.all().join("");
+    // base64("al ice:p@ss")
+    assert!(
+        first.contains("\r\nAuthorization: Basic YWwgaWNlOnBAc3M=\r\n"),
+        "{first}"
+    );
+    assert!(
+        !first.contains("p%40ss") && !first.contains("al%20ice"),
+        "{first}"
+    );
+    let second = other_heads.all().join("");
+    assert!(
+        !second.to_ascii_lowercase().contains("authorization"),
+        "{second}"
+    );
 }

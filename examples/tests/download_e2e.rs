@@ -943,3 +943,28 @@ fn existing_files_get_a_new_name_unless_overwrite_is_given() {
     );
     assert_eq!(entries(tmp.path()), ["a-1.bin", "a.bin"]);
 }
+
+#[test]
+fn passwords_in_urls_are_never_printed() {
+    let server = StdServer::start(Arc::new(
+        std_site().route("/a.bin", Route::File { len: 10 }),
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let with_password = |path: &str| server.url(path).replace("://", "://user:hunter2@");
+    let ok = with_password("/a.bin");
+    let missing = with_password("/missing");
+    let bad = "http://user:hunter2@[::1/x";
+    let out = download(
+        &[&ok, &missing, bad, "-o", tmp.path().to_str().unwrap()],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("user:***@"), "{all}");
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.bin")).unwrap(),
+        content(10)
+    );
+}

@@ -26,6 +26,7 @@ use rustls::{
 };
 use url::{Host, Url};
 
+use super::auth;
 use super::error::{DownloadError, TimeoutPhase};
 use super::http::{self, BodyKind};
 use super::retry;
@@ -422,8 +423,11 @@ impl<C: Connector> Client<C> {
                         DownloadError::bad_url(location.as_str(), format!("in redirect: {e}"))
                     })?;
                     next.set_fragment(None);
+                    let next = auth::carry_credentials(&current, next);
                     if !visited.insert(next.clone()) {
-                        return Err(DownloadError::RedirectLoop { url: next.into() });
+                        return Err(DownloadError::RedirectLoop {
+                            url: auth::redact(next.as_str()),
+                        });
                     }
                     current = next;
                 }
@@ -537,7 +541,12 @@ impl<C: Connector> Client<C> {
         conn: &mut Conn<C::Stream>,
         url: &Url,
     ) -> Result<http::ResponseHead, DownloadError> {
-        http::write_request(conn.get_mut(), url, &self.opts.user_agent)
+        let auth = auth::basic_auth(url);
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth));
+        }
+        http::write_request_with(conn.get_mut(), url, &self.opts.user_agent, &headers, false)
             .map_err(DownloadError::from_stream)?;
         http::read_response_head(conn, self.opts.max_head_bytes)
     }

@@ -107,7 +107,7 @@ impl DownloadError {
 
     pub(crate) fn bad_url(url: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::BadUrl {
-            url: url.into(),
+            url: super::auth::redact(&url.into()),
             reason: reason.into(),
         }
     }

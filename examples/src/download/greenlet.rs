@@ -50,6 +50,7 @@ use monkey::net::{TcpListener, TcpStream, ToSocketAddrs};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use super::args::{self, Args, Command};
+use super::auth;
 use super::hosts::{HostSlots, with_place};
 use super::report::{Observer, Report};
 use super::server::{Ending, Route, Site, reset_on_drop};
@@ -144,6 +145,7 @@ impl Job {
 /// How one URL ended.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The URL as given, its password hidden ([`auth::redact`]).
     pub url: String,
     pub result: Result<Saved, DownloadError>,
 }
@@ -181,22 +183,24 @@ pub fn run_downloads<C: Connector + 'static>(
     let mut running: Vec<(usize, JoinHandle<Result<Saved, DownloadError>>)> = Vec::new();
     let mut results: Vec<Option<Result<Saved, DownloadError>>> =
         jobs.iter().map(|_| None).collect();
+    // What observers and outcomes see: passwords never leave this function.
+    let shown: Vec<String> = jobs.iter().map(|job| auth::redact(&job.url)).collect();
 
     for (index, job) in jobs.iter().enumerate() {
         let url = match parse_url(&job.url) {
             Ok(url) => url,
             Err(e) => {
                 // Nothing to wait for: report it without taking a place in the pool.
-                observer.started(index, &job.url);
+                observer.started(index, &shown[index]);
                 let result = Err(e);
-                observer.finished(index, &job.url, &result);
+                observer.finished(index, &shown[index], &result);
                 results[index] = Some(result);
                 continue;
             }
         };
         let name = job.name.clone().unwrap_or_else(|| file_name_for(&url));
         let (client, dir, observer_in) = (client.clone(), dir.clone(), observer.clone());
-        let raw = job.url.clone();
+        let raw = shown[index].clone();
         let host = hosts.of(&url);
         // Parks this (the spawning) greenlet while the pool is full, like gevent's
         // `pool.spawn`: at most `concurrency` download greenlets exist at once.
@@ -223,7 +227,7 @@ pub fn run_downloads<C: Connector + 'static>(
             Err(e) => {
                 // Panicked or killed: its own `finished` never ran.
                 let result = Err(DownloadError::Aborted(e.to_string()));
-                observer.finished(index, &jobs[index].url, &result);
+                observer.finished(index, &shown[index], &result);
                 result
             }
         };
@@ -231,16 +235,13 @@ pub fn run_downloads<C: Connector + 'static>(
     }
 
     let mut summary = Summary::default();
-    let outcomes = jobs
-        .iter()
+    let outcomes = shown
+        .into_iter()
         .zip(results)
-        .map(|(job, result)| {
+        .map(|(url, result)| {
             let result = result.unwrap_or_else(|| Err(DownloadError::Aborted("never ran".into())));
             summary.record(&result);
-            Outcome {
-                url: job.url.clone(),
-                result,
-            }
+            Outcome { url, result }
         })
         .collect();
     summary.elapsed = start.elapsed();

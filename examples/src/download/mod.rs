@@ -12,6 +12,7 @@
 //! | [`http`] | HTTP/1.1 request writing, head parsing, Content-Length/chunked bodies |
 //! | [`client`] | keep-alive per origin, redirects, retries with backoff, TLS (rustls) |
 //! | [`retry`] | backoff with jitter, `Retry-After` |
+//! | [`auth`] | URL credentials as Basic auth, and hidden in every printed line |
 //! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
 //! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
 //! | [`args`] | the command line |
@@ -34,6 +35,7 @@
 //! ```
 
 pub mod args;
+pub mod auth;
 pub mod client;
 pub mod error;
 pub mod greenlet;
