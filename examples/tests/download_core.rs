@@ -1110,3 +1110,155 @@ fn url_credentials_go_as_basic_auth_and_not_to_another_origin() {
         "{second}"
     );
 }
+
+// ---------------------------------------------------------------- a pinned self-signed cert
+
+/// A self-signed certificate that says `CA:TRUE`, as `openssl req -x509` makes, for
+/// `names`, valid from `not_before` to `not_after` (years), and a server config using it.
+fn self_signed(
+    names: &[&str],
+    common_name: &str,
+    years: (i32, i32),
+) -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params.not_before = rcgen::date_time_ymd(2000 + years.0, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2000 + years.1, 1, 1);
+    let cert = params.self_signed(&key).unwrap();
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.der().clone()], der)
+    .unwrap();
+    (cert.pem(), Arc::new(server))
+}
+
+fn tls_get(pem: &str, server: &StdServer, host: &str) -> Result<Vec<u8>, DownloadError> {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_file = tmp.path().join("self.pem");
+    std::fs::write(&ca_file, pem).unwrap();
+    let client = client(Options {
+        tls: tls_config(&[&ca_file], false).unwrap(),
+        ..options()
+    });
+    let url = server.url("/f").replace("127.0.0.1", host);
+    get(&client, &url).map(|(body, _)| body)
+}
+
+fn is_cert_error(err: &DownloadError, want: fn(&rustls::CertificateError) -> bool) -> bool {
+    matches!(err, DownloadError::Tls(rustls::Error::InvalidCertificate(e)) if want(e))
+}
+
+#[test]
+fn ca_pins_a_self_signed_server_certificate_exactly() {
+    let site = || Arc::new(site().route("/f", Route::File { len: 100 }));
+    let (pem, config) = self_signed(&["localhost", "127.0.0.1"], "localhost", (20, 60));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    assert_eq!(tls_get(&pem, &server, "127.0.0.1").unwrap(), content(100));
+    assert_eq!(tls_get(&pem, &server, "localhost").unwrap(), content(100));
+
+    // Another self-signed certificate is not trusted because one was pinned.
+    let (other_pem, _) = self_signed(&["localhost", "127.0.0.1"], "localhost", (20, 60));
+    let err = tls_get(&other_pem, &server, "127.0.0.1").unwrap_err();
+    assert!(
+        is_cert_error(&err, |e| !matches!(
+            e,
+            rustls::CertificateError::NotValidForName
+        )),
+        "{err:?}"
+    );
+
+    // The pinned certificate is still checked for the name and the dates.
+    let (pem, config) = self_signed(&["localhost"], "localhost", (20, 60));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    let err = tls_get(&pem, &server, "127.0.0.1").unwrap_err();
+    assert!(
+        is_cert_error(&err, |e| matches!(
+            e,
+            rustls::CertificateError::NotValidForNameContext { .. }
+                | rustls::CertificateError::NotValidForName
+        )),
+        "{err:?}"
+    );
+    let (pem, config) = self_signed(&["127.0.0.1"], "127.0.0.1", (10, 20));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    let err = tls_get(&pem, &server, "127.0.0.1").unwrap_err();
+    assert!(
+        is_cert_error(&err, |e| matches!(
+            e,
+            rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. }
+        )),
+        "{err:?}"
+    );
+
+    // No subjectAltName: the subject's CN names the server, as OpenSSL reads it.
+    let (pem, config) = self_signed(&[], "127.0.0.1", (20, 60));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    assert_eq!(tls_get(&pem, &server, "127.0.0.1").unwrap(), content(100));
+    let (pem, config) = self_signed(&[], "example.com", (20, 60));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    let err = tls_get(&pem, &server, "127.0.0.1").unwrap_err();
+    assert!(
+        is_cert_error(&err, |e| matches!(
+            e,
+            rustls::CertificateError::NotValidForName
+        )),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_openssl_one_liners_certificate_works_with_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, cert) = (tmp.path().join("key.pem"), tmp.path().join("self.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg("/CN=localhost")
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: openssl is not installed");
+        return;
+    }
+    use rustls::pki_types::pem::PemObject;
+    let certs = vec![rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap()];
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let server = StdServer::start_tls(
+        Arc::new(site().route("/f", Route::File { len: 100 })),
+        Arc::new(config),
+    )
+    .unwrap();
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    assert_eq!(tls_get(&pem, &server, "127.0.0.1").unwrap(), content(100));
+    // Without --ca it is refused as before.
+    let err = get(&client(options()), &server.url("/f")).unwrap_err();
+    assert!(matches!(err, DownloadError::Tls(_)), "{err:?}");
+}

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
@@ -29,6 +30,7 @@ use url::{Host, Url};
 use super::auth;
 use super::error::{DownloadError, TimeoutPhase};
 use super::http::{self, BodyKind};
+use super::pin::PinnedOrWebPki;
 use super::retry;
 
 /// Makes TCP connections. Implemented for std by [`StdConnector`]; the greenlet version
@@ -179,10 +181,31 @@ pub fn tls_config(
         return Ok(Arc::new(config));
     }
     let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
     for path in ca_files {
-        add_pem_roots(&mut roots, path.as_ref())?;
+        pinned.extend(add_pem_roots(&mut roots, path.as_ref())?);
     }
-    Ok(verified_tls(roots))
+    if pinned.is_empty() {
+        return Ok(verified_tls(roots));
+    }
+    // `--ca` may hold a self-signed server certificate: trusted exactly (see `pin`).
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| DownloadError::CaFile {
+            path: ca_files
+                .iter()
+                .map(|p| p.as_ref().display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            reason: e.to_string(),
+        })?;
+    let mut config = builder(provider)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedOrWebPki::new(webpki, pinned)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// A config builder on the ring provider, chosen explicitly so another crate enabling
@@ -203,21 +226,25 @@ fn verified_tls(roots: RootCertStore) -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
-fn add_pem_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), DownloadError> {
+/// Adds the certificates of `path` to `roots` and returns them (for pinning).
+fn add_pem_roots(
+    roots: &mut RootCertStore,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, DownloadError> {
     let fail = |reason: String| DownloadError::CaFile {
         path: path.display().to_string(),
         reason,
     };
-    let mut added = 0;
+    let mut added = Vec::new();
     for cert in CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))? {
         let cert = cert.map_err(|e| fail(e.to_string()))?;
-        roots.add(cert).map_err(|e| fail(e.to_string()))?;
-        added += 1;
+        roots.add(cert.clone()).map_err(|e| fail(e.to_string()))?;
+        added.push(cert);
     }
-    if added == 0 {
+    if added.is_empty() {
         return Err(fail("no PEM certificate in it".into()));
     }
-    Ok(())
+    Ok(added)
 }
 
 /// `--insecure`: accepts any certificate for any name, but still checks the handshake

@@ -13,6 +13,7 @@
 //! | [`client`] | keep-alive per origin, redirects, retries with backoff, TLS (rustls) |
 //! | [`retry`] | backoff with jitter, `Retry-After` |
 //! | [`auth`] | URL credentials as Basic auth, and hidden in every printed line |
+//! | [`pin`] | `--ca` trusting a self-signed server certificate exactly |
 //! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
 //! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
 //! | [`args`] | the command line |
@@ -42,6 +43,7 @@ pub mod greenlet;
 pub mod hosts;
 pub mod http;
 pub mod naming;
+pub mod pin;
 pub mod report;
 pub mod retry;
 pub mod server;

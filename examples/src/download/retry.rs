@@ -65,7 +65,7 @@ fn parse_http_date(s: &str) -> Option<u64> {
 }
 
 /// Days from 1970-01-01 to the given date of the proleptic Gregorian calendar.
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+pub(crate) fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y / 400;
     let yoe = y - era * 400;
