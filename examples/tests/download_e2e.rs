@@ -968,3 +968,221 @@ fn passwords_in_urls_are_never_printed() {
         content(10)
     );
 }
+
+// ---------------------------------------------------------------- signals, partial files
+
+/// Starts `download` with `args`, output piped.
+fn spawn_download(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_download"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start download")
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `child`.
+fn send(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits for `child` to exit (killing it past `deadline`) and collects its output.
+fn finish(mut child: std::process::Child, deadline: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("download ran longer than {deadline:?} after the signal");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Waits (at most 20 s) until `dir` holds a file whose name satisfies `name` with
+/// `len` bytes, and `done` (a finished file) exists.
+fn wait_for_file(dir: &Path, name: impl Fn(&str) -> bool, len: u64, done: &str) {
+    let start = Instant::now();
+    loop {
+        let partial = std::fs::read_dir(dir).unwrap().flatten().any(|e| {
+            name(&e.file_name().to_string_lossy()) && e.metadata().is_ok_and(|m| m.len() == len)
+        });
+        if partial && dir.join(done).exists() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no {len}-byte partial file in {:?}",
+            entries(dir)
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server whose `/big.bin` sends 300 000 of 1 000 000 bytes and then nothing for 30 s,
+/// and whose `/small.bin` is whole.
+fn stalling_server() -> StdServer {
+    StdServer::start(Arc::new(
+        std_site()
+            .route(
+                "/big.bin",
+                Route::Stall {
+                    len: 1_000_000,
+                    sent: 300_000,
+                    silence: Duration::from_secs(30),
+                },
+            )
+            .route("/small.bin", Route::File { len: 1_000 }),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn sigint_cancels_removes_partial_files_prints_the_summary_and_exits_130() {
+    let server = stalling_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let child = spawn_download(&[
+        &server.url("/big.bin"),
+        &server.url("/small.bin"),
+        "-o",
+        tmp.path().to_str().unwrap(),
+    ]);
+    wait_for_file(
+        tmp.path(),
+        |n| n.starts_with(".big.bin."),
+        300_000,
+        "small.bin",
+    );
+    send(&child, "INT");
+    let out = finish(child, Duration::from_secs(10));
+
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("summary: 1 file,") && stdout.contains("0 failed, 1 interrupted"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("removed 1 partial file"), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("big.bin: interrupted by SIGINT"),
+        "{stderr}"
+    );
+    assert_eq!(entries(tmp.path()), ["small.bin"], "no partial file left");
+}
+
+#[test]
+fn sigterm_with_continue_keeps_the_partial_file_and_exits_143() {
+    let server = stalling_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let child = spawn_download(&[
+        "-C",
+        &server.url("/big.bin"),
+        &server.url("/small.bin"),
+        "-o",
+        tmp.path().to_str().unwrap(),
+    ]);
+    wait_for_file(
+        tmp.path(),
+        |n| n.starts_with(".big.bin."),
+        300_000,
+        "small.bin",
+    );
+    send(&child, "TERM");
+    let out = finish(child, Duration::from_secs(10));
+
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("big.bin.part (300000 bytes): run again with --continue"),
+        "{stdout}"
+    );
+    assert_eq!(entries(tmp.path()), ["big.bin.part", "small.bin"]);
+    assert_eq!(
+        std::fs::read(tmp.path().join("big.bin.part")).unwrap(),
+        content(300_000)
+    );
+
+    // Resumed from a server that ignores ranges (this one does): the whole file comes
+    // again and replaces the partial one, byte for byte what a fresh download gives.
+    let whole = StdServer::start(Arc::new(
+        std_site().route("/big.bin", Route::File { len: 1_000_000 }),
+    ))
+    .unwrap();
+    let out = download(
+        &[
+            "-C",
+            &whole.url("/big.bin"),
+            "-o",
+            tmp.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1000000 bytes received"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(entries(tmp.path()), ["big.bin", "small.bin"]);
+    assert_eq!(
+        std::fs::read(tmp.path().join("big.bin")).unwrap(),
+        content(1_000_000)
+    );
+}
+
+/// A PID no process has now.
+fn dead_pid() -> u32 {
+    (100_000..4_000_000)
+        .step_by(7919)
+        .find(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        .expect("a free PID")
+}
+
+#[test]
+fn partial_files_of_dead_runs_are_removed_or_adopted_with_continue() {
+    let server = StdServer::start(Arc::new(
+        std_site().route("/a.bin", Route::File { len: 10 }),
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dead = format!(".x.bin.{}.part", dead_pid());
+    let alive = format!(".y.bin.{}.part", std::process::id());
+    for name in [&dead, &alive, &".z.bin.notapid.part".to_owned()] {
+        std::fs::write(tmp.path().join(name), b"partial").unwrap();
+    }
+    let out = download(
+        &[&server.url("/a.bin"), "-o", tmp.path().to_str().unwrap()],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("removed 1 partial file left by runs no longer alive"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        entries(tmp.path()),
+        [&alive, ".z.bin.notapid.part", "a.bin"]
+    );
+
+    std::fs::write(tmp.path().join(&dead), b"partial").unwrap();
+    let out = download(
+        &[
+            "-C",
+            &server.url("/a.bin"),
+            "-o",
+            tmp.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("kept for --continue 1 partial file"));
+    assert!(entries(tmp.path()).contains(&"x.bin.part".to_owned()));
+}

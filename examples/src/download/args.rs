@@ -43,6 +43,8 @@ pub struct Args {
     pub insecure: bool,
     /// Replace files already on disk instead of saving under a new name.
     pub overwrite: bool,
+    /// `-C/--continue`: resume `NAME.part` files, keep unfinished downloads as them.
+    pub resume: bool,
 }
 
 impl Default for Args {
@@ -60,6 +62,7 @@ impl Default for Args {
             ca_files: Vec::new(),
             insecure: false,
             overwrite: false,
+            resume: false,
         }
     }
 }
@@ -175,6 +178,16 @@ pub fn cli() -> clap::Command {
                 .help("replace files already on disk (default: save as NAME-1, NAME-2, …)"),
         )
         .arg(
+            Arg::new("continue")
+                .short('C')
+                .long("continue")
+                .action(ArgAction::SetTrue)
+                .help(
+                    "resume from NAME.part where one exists (Range + If-Range), and keep \
+                     unfinished downloads as NAME.part",
+                ),
+        )
+        .arg(
             Arg::new("completions")
                 .long("completions")
                 .value_name("SHELL")
@@ -284,6 +297,7 @@ fn args_from(m: &ArgMatches) -> Args {
             .unwrap_or_default(),
         insecure: m.get_flag("insecure"),
         overwrite: m.get_flag("overwrite"),
+        resume: m.get_flag("continue"),
     }
 }
 

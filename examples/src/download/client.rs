@@ -31,7 +31,7 @@ use super::auth;
 use super::error::{DownloadError, TimeoutPhase};
 use super::http::{self, BodyKind};
 use super::pin::PinnedOrWebPki;
-use super::retry;
+use super::{ranges, retry};
 
 /// Makes TCP connections. Implemented for std by [`StdConnector`]; the greenlet version
 /// returns monkey's `TcpStream`, whose blocking calls switch to the hub.
@@ -82,6 +82,34 @@ impl Connector for StdConnector {
 /// body again from its first byte.
 pub trait Sink: Write {
     fn restart(&mut self) -> io::Result<()>;
+
+    /// The body about to be written starts at byte `offset` of the file: keep the first
+    /// `offset` bytes, drop the rest, write from there. Only a sink that can hold a part
+    /// of a file (a resumed or segmented download) supports `offset > 0`.
+    fn start_at(&mut self, offset: u64) -> io::Result<()> {
+        if offset == 0 {
+            self.restart()
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this sink cannot take a body from the middle of a file",
+            ))
+        }
+    }
+
+    /// The response's validator (a strong ETag, else its Last-Modified), for a later
+    /// `If-Range`. Sinks that never resume ignore it.
+    fn note_validator(&mut self, _validator: Option<&str>) {}
+}
+
+/// Part of a file to ask for (`Range: bytes=start-end`), valid only while the file is
+/// the one `if_range` (an ETag or a Last-Modified date) names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RangeAsk {
+    pub start: u64,
+    /// The last byte wanted (inclusive); `None` to the end.
+    pub end: Option<u64>,
+    pub if_range: Option<String>,
 }
 
 impl Sink for Vec<u8> {
@@ -295,8 +323,13 @@ pub struct Fetched {
     pub status: u16,
     /// Body bytes written to the sink.
     pub bytes: u64,
-    /// The Content-Length, if the server sent one.
+    /// The size of the whole file, if the server said (its Content-Length, or the total
+    /// of a 206's Content-Range).
     pub total: Option<u64>,
+    /// Where in the file the body started: 0, or the start of a range the server honoured.
+    pub offset: u64,
+    /// The response's strong ETag, else its Last-Modified.
+    pub validator: Option<String>,
     pub redirects: usize,
     /// Retries performed (over all hops), not counting the first attempt.
     pub retries: u32,
@@ -382,6 +415,8 @@ enum Step {
         status: u16,
         bytes: u64,
         total: Option<u64>,
+        offset: u64,
+        validator: Option<String>,
     },
     Redirect(String),
 }
@@ -425,22 +460,41 @@ impl<C: Connector> Client<C> {
         sink: &mut (impl Sink + ?Sized),
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Fetched, DownloadError> {
+        self.get_range(url, sink, progress, None)
+    }
+
+    /// [`get`](Self::get) asking for part of the file. A 206 must start where asked
+    /// (else [`DownloadError::Protocol`]); its body goes to `sink` from that offset
+    /// ([`Sink::start_at`]). A 200 (the server ignores ranges, or `if_range` no longer
+    /// names its file) goes from offset 0. A 416 for a range that starts exactly at the
+    /// end of the file means nothing was missing: `Fetched::bytes` is 0.
+    pub fn get_range(
+        &self,
+        url: &Url,
+        sink: &mut (impl Sink + ?Sized),
+        progress: &mut dyn FnMut(Progress),
+        range: Option<&RangeAsk>,
+    ) -> Result<Fetched, DownloadError> {
         let mut current = url.clone();
         current.set_fragment(None);
         let mut visited = HashSet::from([current.clone()]);
         let mut retries = 0;
         for redirects in 0..=self.opts.max_redirects {
-            match self.get_retrying(&current, sink, progress, &mut retries)? {
+            match self.get_retrying(&current, sink, progress, range, &mut retries)? {
                 Step::Done {
                     status,
                     bytes,
                     total,
+                    offset,
+                    validator,
                 } => {
                     return Ok(Fetched {
                         url: current,
                         status,
                         bytes,
                         total,
+                        offset,
+                        validator,
                         redirects,
                         retries,
                     });
@@ -470,12 +524,13 @@ impl<C: Connector> Client<C> {
         url: &Url,
         sink: &mut (impl Sink + ?Sized),
         progress: &mut dyn FnMut(Progress),
+        range: Option<&RangeAsk>,
         retries: &mut u32,
     ) -> Result<Step, DownloadError> {
         let mut failures = 0;
         let first_attempt = Instant::now();
         loop {
-            match self.get_once(url, sink, progress) {
+            match self.get_once(url, sink, progress, range) {
                 Err(e) if e.is_retryable() && failures < self.opts.retries => {
                     let wait = match &e {
                         DownloadError::Status {
@@ -493,8 +548,9 @@ impl<C: Connector> Client<C> {
                     }
                     (self.opts.sleep)(wait);
                     failures += 1;
+                    // The next body says where it starts (`Sink::start_at`); until then the
+                    // sink keeps what it has, which a kept partial file wants.
                     *retries += 1;
-                    sink.restart().map_err(DownloadError::File)?;
                 }
                 result => return result,
             }
@@ -506,6 +562,7 @@ impl<C: Connector> Client<C> {
         url: &Url,
         sink: &mut (impl Sink + ?Sized),
         progress: &mut dyn FnMut(Progress),
+        range: Option<&RangeAsk>,
     ) -> Result<Step, DownloadError> {
         let origin = Origin::of(url)?;
         let (mut conn, mut reused) = match self.checkout(&origin) {
@@ -513,7 +570,7 @@ impl<C: Connector> Client<C> {
             None => (self.open(&origin)?, false),
         };
         let head = loop {
-            match self.request(&mut conn, url) {
+            match self.request(&mut conn, url, range) {
                 Ok(head) => break head,
                 // A cached connection the server closed while it sat idle. GET is
                 // idempotent, so resend once on a fresh connection; this is not a retry.
@@ -527,15 +584,48 @@ impl<C: Connector> Client<C> {
         let kind = head.body_kind()?;
         let reusable = head.keep_alive() && kind != BodyKind::UntilClose;
 
+        let length = match kind {
+            BodyKind::Length(n) => Some(n),
+            BodyKind::Empty => Some(0),
+            _ => None,
+        };
+        let ranged = match (head.status, range) {
+            (206, Some(ask)) => Some(ranges::check_partial(&head, ask, length)?),
+            (206, None) => {
+                return Err(DownloadError::Protocol(
+                    "206 Partial Content to a request without Range".into(),
+                ));
+            }
+            (416, Some(ask)) if ranges::already_complete(&head, ask) => {
+                if reusable && drain(&mut conn, kind) {
+                    self.checkin(origin, conn);
+                }
+                sink.start_at(ask.start).map_err(DownloadError::File)?;
+                return Ok(Step::Done {
+                    status: 416,
+                    bytes: 0,
+                    total: Some(ask.start),
+                    offset: ask.start,
+                    validator: ask.if_range.clone(),
+                });
+            }
+            _ => None,
+        };
+
         if (200..300).contains(&head.status) {
-            let total = match kind {
-                BodyKind::Length(n) => Some(n),
-                BodyKind::Empty => Some(0),
-                _ => None,
-            };
-            progress(Progress { received: 0, total });
+            let (offset, total) = ranged.unwrap_or((0, length));
+            let validator = ranges::validator(&head);
+            sink.start_at(offset).map_err(DownloadError::File)?;
+            sink.note_validator(validator.as_deref());
+            progress(Progress {
+                received: offset,
+                total,
+            });
             let bytes = http::read_body(&mut conn, kind, sink, &mut |received| {
-                progress(Progress { received, total })
+                progress(Progress {
+                    received: offset + received,
+                    total,
+                })
             })?;
             if reusable {
                 self.checkin(origin, conn);
@@ -544,6 +634,8 @@ impl<C: Connector> Client<C> {
                 status: head.status,
                 bytes,
                 total,
+                offset,
+                validator,
             });
         }
 
@@ -567,11 +659,19 @@ impl<C: Connector> Client<C> {
         &self,
         conn: &mut Conn<C::Stream>,
         url: &Url,
+        range: Option<&RangeAsk>,
     ) -> Result<http::ResponseHead, DownloadError> {
         let auth = auth::basic_auth(url);
+        let range_value = range.map(ranges::range_header);
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(auth) = &auth {
             headers.push(("Authorization", auth));
+        }
+        if let Some(value) = &range_value {
+            headers.push(("Range", value));
+            if let Some(validator) = range.and_then(|r| r.if_range.as_deref()) {
+                headers.push(("If-Range", validator));
+            }
         }
         http::write_request_with(conn.get_mut(), url, &self.opts.user_agent, &headers, false)
             .map_err(DownloadError::from_stream)?;

@@ -63,6 +63,8 @@ pub enum DownloadError {
     /// The download's greenlet ended without a result (it panicked or was killed): a bug
     /// or a shutdown, reported for that URL instead of taking the others down.
     Aborted(String),
+    /// The run was stopped by a signal before this download finished (or started).
+    Interrupted(super::stop::Signal),
 }
 
 impl DownloadError {
@@ -149,6 +151,7 @@ impl fmt::Display for DownloadError {
             Self::Network(e) => write!(f, "connection error: {e}"),
             Self::File(e) => write!(f, "file error: {e}"),
             Self::Aborted(why) => write!(f, "download aborted: {why}"),
+            Self::Interrupted(signal) => write!(f, "interrupted by {signal}"),
         }
     }
 }

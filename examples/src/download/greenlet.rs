@@ -54,6 +54,8 @@ use super::auth;
 use super::hosts::{HostSlots, with_place};
 use super::report::{Observer, Report};
 use super::server::{Ending, Route, Site, reset_on_drop};
+use super::signals;
+use super::stop::Stop;
 use super::{
     Client, Connector, DownloadError, Options, OutputDir, Progress, Saved, Summary, download_named,
     file_name_for, human_bytes, parse_url,
@@ -160,7 +162,7 @@ pub struct Run {
 impl Run {
     /// Whether every URL was saved.
     pub fn all_ok(&self) -> bool {
-        self.summary.failures == 0
+        self.summary.failures == 0 && self.summary.interrupted == 0
     }
 }
 
@@ -177,8 +179,32 @@ pub fn run_downloads<C: Connector + 'static>(
     concurrency: usize,
     observer: Rc<dyn Observer>,
 ) -> Run {
+    run_downloads_until(client, dir, jobs, concurrency, observer, &Stop::new())
+}
+
+/// [`run_downloads`] that ends early when `stop` is triggered: no download starts after
+/// it, the running ones are killed (their partial files removed, or kept with
+/// [`OutputDir::resume`]), and each URL not finished is
+/// [`DownloadError::Interrupted`].
+pub fn run_downloads_until<C: Connector + 'static>(
+    client: &Rc<Client<C>>,
+    dir: &Rc<OutputDir>,
+    jobs: &[Job],
+    concurrency: usize,
+    observer: Rc<dyn Observer>,
+    stop: &Stop,
+) -> Run {
     let start = Instant::now();
-    let pool = Pool::new(concurrency.max(1));
+    let pool = Rc::new(Pool::new(concurrency.max(1)));
+    {
+        let pool = Rc::downgrade(&pool);
+        stop.on_stop(move || {
+            if let Some(pool) = pool.upgrade() {
+                // Each greenlet unwinds, dropping its partial file on the way.
+                let _ = pool.kill(Some(Duration::from_secs(5)));
+            }
+        });
+    }
     let hosts = HostSlots::new(client.options().max_conns_per_host);
     let mut running: Vec<(usize, JoinHandle<Result<Saved, DownloadError>>)> = Vec::new();
     let mut results: Vec<Option<Result<Saved, DownloadError>>> =
@@ -187,6 +213,9 @@ pub fn run_downloads<C: Connector + 'static>(
     let shown: Vec<String> = jobs.iter().map(|job| auth::redact(&job.url)).collect();
 
     for (index, job) in jobs.iter().enumerate() {
+        if stop.signal().is_some() {
+            break;
+        }
         let url = match parse_url(&job.url) {
             Ok(url) => url,
             Err(e) => {
@@ -202,16 +231,23 @@ pub fn run_downloads<C: Connector + 'static>(
         let (client, dir, observer_in) = (client.clone(), dir.clone(), observer.clone());
         let raw = shown[index].clone();
         let host = hosts.of(&url);
+        let stop_in = stop.clone();
         // Parks this (the spawning) greenlet while the pool is full, like gevent's
         // `pool.spawn`: at most `concurrency` download greenlets exist at once.
         let spawned = pool.spawn(move || {
             let result = with_place(&host, || {
+                // Stopped while this one waited for a place: it never starts.
+                if let Some(signal) = stop_in.signal() {
+                    return Err(DownloadError::Interrupted(signal));
+                }
                 observer_in.started(index, &raw);
                 download_named(&client, &dir, &url, &name, &mut |p: Progress| {
                     observer_in.progress(index, p)
                 })
             });
-            observer_in.finished(index, &raw, &result);
+            if !matches!(result, Err(DownloadError::Interrupted(_))) {
+                observer_in.finished(index, &raw, &result);
+            }
             result
         });
         match spawned {
@@ -226,20 +262,29 @@ pub fn run_downloads<C: Connector + 'static>(
             Ok(result) => result,
             Err(e) => {
                 // Panicked or killed: its own `finished` never ran.
-                let result = Err(DownloadError::Aborted(e.to_string()));
+                let result = Err(match stop.signal() {
+                    Some(signal) => DownloadError::Interrupted(signal),
+                    None => DownloadError::Aborted(e.to_string()),
+                });
                 observer.finished(index, &shown[index], &result);
                 result
             }
         };
         results[index] = Some(result);
     }
+    stop.clear();
 
     let mut summary = Summary::default();
     let outcomes = shown
         .into_iter()
         .zip(results)
         .map(|(url, result)| {
-            let result = result.unwrap_or_else(|| Err(DownloadError::Aborted("never ran".into())));
+            let result = result.unwrap_or_else(|| {
+                Err(match stop.signal() {
+                    Some(signal) => DownloadError::Interrupted(signal),
+                    None => DownloadError::Aborted("never ran".into()),
+                })
+            });
             summary.record(&result);
             Outcome { url, result }
         })
@@ -448,39 +493,92 @@ pub fn run_cli(argv: impl IntoIterator<Item = String>) -> ExitCode {
         Err(e) => return setup("cannot read the URL list", &e),
     };
     let report = Rc::new(Report::new());
+    let stop = Stop::new();
+    let _signals = watch_signals(&stop, &report);
     let run = if urls.is_empty() && args.input.is_none() {
         let site = Site::demo(monkey::thread::sleep);
-        match run_embedded(&args, opts, site, report) {
+        match run_embedded(&args, opts, site, report.clone(), &stop) {
             Ok(run) => run,
             Err(e) => return setup("embedded demo", &e),
         }
     } else {
         let dir = match OutputDir::new(&args.out_dir) {
-            Ok(dir) => Rc::new(dir.overwrite(args.overwrite)),
+            Ok(dir) => Rc::new(dir.overwrite(args.overwrite).resume(args.resume)),
             Err(e) => return setup("output directory", &e),
         };
+        report_stale(&dir, &report);
         let jobs: Vec<Job> = urls.into_iter().map(Job::new).collect();
-        let run = run_downloads(
+        let run = run_downloads_until(
             &hub_client(opts),
             &dir,
             &jobs,
             args.concurrency,
             report.clone(),
+            &stop,
         );
+        report.partials(&dir.partials());
         report.summary(&run.summary);
         run
     };
-    if run.all_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    match stop.signal() {
+        Some(signal) => ExitCode::from(signal.exit_code()),
+        None if run.all_ok() => ExitCode::SUCCESS,
+        None => ExitCode::FAILURE,
+    }
+}
+
+/// Stops the run on SIGINT/SIGTERM, saying so; without signal support the run goes on
+/// (a warning, not a failure).
+fn watch_signals(stop: &Stop, report: &Rc<Report>) -> Option<signals::SignalWatch> {
+    let (stop, said) = (stop.clone(), report.clone());
+    let watched = signals::on_signals(move |signal| {
+        if stop.signal().is_none() {
+            said.error_line(&format!(
+                "{signal}: stopping; the same signal again exits at once"
+            ));
+        }
+        stop.trigger(signal);
+    });
+    match watched {
+        Ok(watch) => Some(watch),
+        Err(e) => {
+            report.error_line(&format!("download: cannot watch signals: {e}"));
+            None
+        }
+    }
+}
+
+/// Removes (or, with `--continue`, adopts) the partial files of dead runs, and says so.
+fn report_stale(dir: &OutputDir, report: &Report) {
+    match dir.clean_stale() {
+        Ok(stale) if stale.is_empty() => {}
+        Ok(stale) => report.line(&format!(
+            "{} {} partial file{} left by runs no longer alive",
+            if dir.resumes() {
+                "kept for --continue"
+            } else {
+                "removed"
+            },
+            stale.len(),
+            if stale.len() == 1 { "" } else { "s" },
+        )),
+        Err(e) => report.error_line(&format!(
+            "download: cannot clean up stale partial files in {}: {e}",
+            dir.path().display()
+        )),
     }
 }
 
 /// The embedded default: serves `site`'s files from this thread's hub, downloads them all
 /// concurrently into [`Args::demo_out_dir`], prints the per-file lines and the summary, then
 /// downloads them again one at a time (bodies discarded) and prints both times.
-pub fn run_embedded(args: &Args, opts: Options, site: Site, report: Rc<Report>) -> io::Result<Run> {
+pub fn run_embedded(
+    args: &Args,
+    opts: Options,
+    site: Site,
+    report: Rc<Report>,
+    stop: &Stop,
+) -> io::Result<Run> {
     let server = HubServer::start(Arc::new(site))?;
     let files = site_files(server.site());
     let urls: Vec<String> = files.iter().map(|(path, _)| server.url(path)).collect();
@@ -489,8 +587,10 @@ pub fn run_embedded(args: &Args, opts: Options, site: Site, report: Rc<Report>) 
     // user's, where nothing is replaced unless asked.
     let dir = Rc::new(
         OutputDir::new(args.demo_out_dir("download"))?
-            .overwrite(args.overwrite || !args.out_dir_given),
+            .overwrite(args.overwrite || !args.out_dir_given)
+            .resume(args.resume),
     );
+    report_stale(&dir, &report);
     report.line(&format!(
         "embedded server on this thread's hub at http://{}/: {} files, {}, each response \
          delayed {} ms",
@@ -507,14 +607,34 @@ pub fn run_embedded(args: &Args, opts: Options, site: Site, report: Rc<Report>) 
 
     let client = hub_client(opts.clone());
     let jobs: Vec<Job> = urls.iter().map(Job::new).collect();
-    let run = run_downloads(&client, &dir, &jobs, args.concurrency, report.clone());
+    let run = run_downloads_until(&client, &dir, &jobs, args.concurrency, report.clone(), stop);
+    report.partials(&dir.partials());
     report.summary(&run.summary);
+    if stop.signal().is_some() {
+        return Ok(run);
+    }
 
     report.line(&format!(
         "now one at a time, for comparison ({} requests in a row)…",
         urls.len()
     ));
-    let (sequential, results) = one_at_a_time(&Client::new(MonkeyConnector, on_hub(opts)), &urls);
+    // In a greenlet of its own, so a signal can cut the comparison short too.
+    let comparison = Rc::new({
+        let urls = urls.clone();
+        hub::spawn(move || one_at_a_time(&Client::new(MonkeyConnector, on_hub(opts)), &urls))
+    });
+    let killer = Rc::downgrade(&comparison);
+    stop.on_stop(move || {
+        if let Some(comparison) = killer.upgrade() {
+            comparison.kill_nowait();
+        }
+    });
+    let joined = comparison.join();
+    stop.clear();
+    let Ok((sequential, results)) = joined else {
+        report.line("comparison interrupted");
+        return Ok(run);
+    };
     let failed = results.iter().filter(|r| r.is_err()).count();
     let concurrent = run.summary.elapsed;
     let caveat = if failed > 0 {

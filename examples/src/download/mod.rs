@@ -14,11 +14,14 @@
 //! | [`retry`] | backoff with jitter, `Retry-After` |
 //! | [`auth`] | URL credentials as Basic auth, and hidden in every printed line |
 //! | [`pin`] | `--ca` trusting a self-signed server certificate exactly |
+//! | [`ranges`] | `Range`/`Content-Range`/`If-Range` for resuming and segments |
 //! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
 //! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
 //! | [`args`] | the command line |
 //! | [`hosts`] | the cap on connections per host |
 //! | [`greenlet`] | the core on one hub: monkey's sockets, a greenlet pool, the embedded server |
+//! | [`stop`] | a run stopped early: by which signal, what to cancel |
+//! | [`signals`] | SIGINT/SIGTERM through the hub loop (signal-hook's self-pipe) |
 //! | [`report`] | per-file progress bars on a terminal, the tutorials' plain lines otherwise |
 //!
 //! ```no_run
@@ -44,9 +47,12 @@ pub mod hosts;
 pub mod http;
 pub mod naming;
 pub mod pin;
+pub mod ranges;
 pub mod report;
 pub mod retry;
 pub mod server;
+pub mod signals;
+pub mod stop;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -54,9 +60,11 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use client::{Client, Connector, Fetched, Options, Progress, Sink, StdConnector, tls_config};
+pub use client::{
+    Client, Connector, Fetched, Options, Progress, RangeAsk, Sink, StdConnector, tls_config,
+};
 pub use error::{DownloadError, TimeoutPhase};
-pub use naming::{OutputDir, PartFile, Placed, file_name_for, sanitize_file_name};
+pub use naming::{OutputDir, PartFile, Partials, Placed, file_name_for, sanitize_file_name};
 
 /// Parses a URL given by the user, accepting only `http` and `https` with a host, so a bad
 /// line fails that URL alone with a clear reason.
@@ -105,7 +113,23 @@ pub fn download_named<C: Connector>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Saved, DownloadError> {
     let mut part = dir.create_named(name).map_err(DownloadError::File)?;
-    let fetched = client.get(url, &mut part, progress)?;
+    let fetched = match part.resume_point() {
+        None => client.get(url, &mut part, progress)?,
+        Some((start, if_range)) => {
+            let ask = RangeAsk {
+                start,
+                end: None,
+                if_range,
+            };
+            match client.get_range(url, &mut part, progress, Some(&ask)) {
+                // The kept part is longer than the file now is: start over.
+                Err(DownloadError::Status { code: 416, .. }) => {
+                    client.get(url, &mut part, progress)?
+                }
+                other => other?,
+            }
+        }
+    };
     let (path, placed) = part.place().map_err(DownloadError::File)?;
     Ok(Saved {
         path,
@@ -133,6 +157,8 @@ pub struct Summary {
     pub renamed: usize,
     /// Files that replaced one of the same name (`--overwrite`).
     pub replaced: usize,
+    /// URLs a signal stopped before they finished (not counted in `failures`).
+    pub interrupted: usize,
     pub bytes: u64,
     pub elapsed: Duration,
 }
@@ -150,6 +176,7 @@ impl Summary {
                     Placed::Replaced => self.replaced += 1,
                 }
             }
+            Err(DownloadError::Interrupted(_)) => self.interrupted += 1,
             Err(_) => self.failures += 1,
         }
     }
@@ -184,6 +211,9 @@ impl fmt::Display for Summary {
         }
         if self.replaced > 0 {
             write!(f, ", {} replaced", self.replaced)?;
+        }
+        if self.interrupted > 0 {
+            write!(f, ", {} interrupted", self.interrupted)?;
         }
         Ok(())
     }

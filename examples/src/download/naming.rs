@@ -17,9 +17,9 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Seek, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use percent_encoding::percent_decode_str;
 use url::Url;
@@ -123,6 +123,10 @@ fn is_plain_component(name: &str) -> bool {
 pub struct OutputDir {
     root: PathBuf,
     overwrite: bool,
+    /// `--continue`: resume from `NAME.part`, keep partial files of failed downloads.
+    resume: bool,
+    /// Partial files this run kept or removed, for the closing report.
+    partials: Arc<Mutex<Partials>>,
     taken: Mutex<HashSet<String>>,
     /// This process's id, for temporary names; read once, as `process::id` is a syscall.
     pid: u32,
@@ -136,6 +140,8 @@ impl OutputDir {
         Ok(Self {
             root: fs::canonicalize(path).map_err(|e| with_path(e, path))?,
             overwrite: false,
+            resume: false,
+            partials: Arc::default(),
             taken: Mutex::default(),
             pid: std::process::id(),
         })
@@ -146,6 +152,53 @@ impl OutputDir {
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
         self
+    }
+
+    /// `--continue`: a download whose `NAME.part` exists resumes from it, and a download
+    /// that fails or is interrupted leaves what it got as `NAME.part` (its validator for
+    /// `If-Range` beside it, in `.NAME.part.validator`) instead of deleting it.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Whether partial files are kept and resumed.
+    pub fn resumes(&self) -> bool {
+        self.resume
+    }
+
+    /// The partial files this run has kept (for `--continue`) and removed so far.
+    pub fn partials(&self) -> Partials {
+        self.partials
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Removes the hidden `.NAME.PID.part` files that runs no longer alive left behind
+    /// (killed, or a second Ctrl-C); with [`resume`](Self::resume) they become `NAME.part`
+    /// instead, to be resumed. Returns what it removed or adopted.
+    pub fn clean_stale(&self) -> io::Result<Vec<PathBuf>> {
+        let mut handled = Vec::new();
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let file_name = entry.file_name();
+            let Some((name, pid)) = file_name.to_str().and_then(parse_temp_name) else {
+                continue;
+            };
+            if pid == self.pid || process_alive(pid) || !entry.file_type()?.is_file() {
+                continue;
+            }
+            let path = entry.path();
+            let kept = self.root.join(kept_name(name));
+            if self.resume && fs::symlink_metadata(&kept).is_err() {
+                fs::rename(&path, &kept)?;
+            } else {
+                fs::remove_file(&path)?;
+            }
+            handled.push(path);
+        }
+        Ok(handled)
     }
 
     /// The directory, canonicalized.
@@ -195,15 +248,49 @@ impl OutputDir {
         }
         let dest = self.root.join(&name);
         let temp = self.root.join(format!(".{name}.{}.part", self.pid));
-        let file = create_fresh(&temp)?;
+        let kept = self.root.join(kept_name(&wanted));
+        let (file, resume_from, validator) = match self.adopt(&kept, &temp)? {
+            Some((file, len, validator)) => (file, len, validator),
+            None => (create_fresh(&temp)?, 0, None),
+        };
         Ok(PartFile {
             file,
             temp,
             dest,
             wanted,
             overwrite: self.overwrite,
+            keep: self.resume.then_some(kept),
+            resume_from,
+            validator,
+            partials: self.partials.clone(),
             committed: false,
         })
+    }
+
+    /// With `--continue`, takes `kept` (a `NAME.part`) over as this download's temporary
+    /// file: renamed first, so two runs never append to the same one.
+    fn adopt(&self, kept: &Path, temp: &Path) -> io::Result<Option<(File, u64, Option<String>)>> {
+        if !self.resume || !fs::symlink_metadata(kept).is_ok_and(|m| m.is_file()) {
+            return Ok(None);
+        }
+        let sidecar = validator_path(kept);
+        let validator = fs::read_to_string(&sidecar)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty() && !v.contains(['\r', '\n']));
+        match fs::rename(kept, temp) {
+            Ok(()) => {}
+            // Another run took it first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(with_path(e, kept)),
+        }
+        let _ = fs::remove_file(&sidecar);
+        let file = OpenOptions::new()
+            .write(true)
+            .open(temp)
+            .map_err(|e| with_path(e, temp))?;
+        let len = file.metadata().map_err(|e| with_path(e, temp))?.len();
+        Ok(Some((file, len, validator)))
     }
 }
 
@@ -239,7 +326,50 @@ pub struct PartFile {
     /// The name asked for, before any `-N` suffix.
     wanted: String,
     overwrite: bool,
+    /// With `--continue`: where an unfinished file is kept (`NAME.part`).
+    keep: Option<PathBuf>,
+    /// Bytes already there from an earlier run (a resumed `NAME.part`).
+    resume_from: u64,
+    /// The validator of the response the bytes came from.
+    validator: Option<String>,
+    partials: Arc<Mutex<Partials>>,
     committed: bool,
+}
+
+/// The partial files of a run: kept for `--continue`, or removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Partials {
+    /// `(NAME.part, bytes)`.
+    pub kept: Vec<(PathBuf, u64)>,
+    pub removed: usize,
+}
+
+/// `NAME.part`: where `--continue` keeps an unfinished download.
+fn kept_name(name: &str) -> String {
+    format!("{name}.part")
+}
+
+/// `.NAME.part.validator`, beside a kept `NAME.part`.
+fn validator_path(kept: &Path) -> PathBuf {
+    let name = kept.file_name().unwrap_or_default().to_string_lossy();
+    kept.with_file_name(format!(".{name}.validator"))
+}
+
+/// `.NAME.PID.part` → `(NAME, PID)`.
+fn parse_temp_name(file_name: &str) -> Option<(&str, u32)> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".part")?;
+    let (name, pid) = inner.rsplit_once('.')?;
+    let pid = pid
+        .parse()
+        .ok()
+        .filter(|_| pid.bytes().all(|b| b.is_ascii_digit()))?;
+    (!name.is_empty()).then_some((name, pid))
+}
+
+/// Whether process `pid` exists. A PID reused by an unrelated process reads as alive: its
+/// files are then left alone, the safe side.
+fn process_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// How a committed file took its place.
@@ -263,6 +393,12 @@ impl PartFile {
     /// Where the bytes are written until then.
     pub fn temp_path(&self) -> &Path {
         &self.temp
+    }
+
+    /// Where to resume: the bytes already held from an earlier run and their validator
+    /// for `If-Range`; `None` for a fresh file.
+    pub fn resume_point(&self) -> Option<(u64, Option<String>)> {
+        (self.resume_from > 0).then(|| (self.resume_from, self.validator.clone()))
     }
 
     /// Gives the temporary file its final name and returns that path; see [`place`].
@@ -339,18 +475,51 @@ impl Write for PartFile {
 
 impl Sink for PartFile {
     fn restart(&mut self) -> io::Result<()> {
+        self.start_at(0)
+    }
+
+    fn start_at(&mut self, offset: u64) -> io::Result<()> {
+        let len = self.file.metadata()?.len();
+        if offset > len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: a body from byte {offset} of a {len}-byte file",
+                    self.temp.display()
+                ),
+            ));
+        }
         self.file
-            .set_len(0)
-            .and_then(|()| self.file.rewind())
+            .set_len(offset)
+            .and_then(|()| self.file.seek(SeekFrom::Start(offset)).map(drop))
             .map_err(|e| with_path(e, &self.temp))
+    }
+
+    fn note_validator(&mut self, validator: Option<&str>) {
+        self.validator = validator.map(str::to_owned);
     }
 }
 
 impl Drop for PartFile {
+    /// An unfinished download: kept as `NAME.part` with `--continue` (if it holds any
+    /// byte), else deleted. Best effort: errors have nowhere to go from here.
     fn drop(&mut self) {
-        if !self.committed {
-            // Best effort: the error has nowhere to go, and the name is hidden anyway.
-            let _ = fs::remove_file(&self.temp);
+        if self.committed {
+            return;
+        }
+        let mut partials = self.partials.lock().unwrap_or_else(PoisonError::into_inner);
+        let len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+        if let Some(kept) = self.keep.as_ref().filter(|_| len > 0)
+            && fs::rename(&self.temp, kept).is_ok()
+        {
+            if let Some(validator) = &self.validator {
+                let _ = fs::write(validator_path(kept), validator);
+            }
+            partials.kept.push((kept.clone(), len));
+            return;
+        }
+        if fs::remove_file(&self.temp).is_ok() && len > 0 {
+            partials.removed += 1;
         }
     }
 }
