@@ -1262,3 +1262,90 @@ fn the_openssl_one_liners_certificate_works_with_ca() {
     let err = get(&client(options()), &server.url("/f")).unwrap_err();
     assert!(matches!(err, DownloadError::Tls(_)), "{err:?}");
 }
+
+// ---------------------------------------------------------------- ranges, hostile servers
+
+#[test]
+fn a_206_for_another_range_or_unasked_is_a_protocol_error() {
+    let ask = examples::download::RangeAsk {
+        start: 5,
+        end: None,
+        if_range: Some("\"v1\"".into()),
+    };
+    let (addr, heads) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/10\r\nContent-Length: 10\r\n\
+         Connection: close\r\n\r\n0123456789",
+    ]);
+    let client = client(options());
+    let err = client
+        .get_range(
+            &url(&format!("http://{addr}/")),
+            &mut Vec::new(),
+            &mut |_| {},
+            Some(&ask),
+        )
+        .unwrap_err();
+    assert!(matches!(err, DownloadError::Protocol(_)), "{err:?}");
+    let head = heads.all().join("");
+    assert!(head.contains("\r\nRange: bytes=5-\r\n"), "{head}");
+    assert!(head.contains("\r\nIf-Range: \"v1\"\r\n"), "{head}");
+
+    let (addr, _) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 5-9/10\r\nContent-Length: 3\r\n\
+         Connection: close\r\n\r\n567",
+    ]);
+    let err = client
+        .get_range(
+            &url(&format!("http://{addr}/")),
+            &mut Vec::new(),
+            &mut |_| {},
+            Some(&ask),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Protocol(_)),
+        "length disagrees: {err:?}"
+    );
+
+    let (addr, _) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-1/10\r\nContent-Length: 2\r\n\
+         Connection: close\r\n\r\n01",
+    ]);
+    let err = get(&client, &format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Protocol(_)),
+        "unasked: {err:?}"
+    );
+}
+
+#[test]
+fn a_range_into_a_file_sink_keeps_the_first_bytes() {
+    let (addr, _) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 3-5/6\r\nContent-Length: 3\r\n\
+         ETag: \"v2\"\r\nConnection: close\r\n\r\ndef",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    let mut part = dir.create_named("f").unwrap();
+    part.write_all(b"abcXYZ").unwrap();
+    let ask = examples::download::RangeAsk {
+        start: 3,
+        end: None,
+        if_range: None,
+    };
+    let fetched = client(options())
+        .get_range(
+            &url(&format!("http://{addr}/")),
+            &mut part,
+            &mut |_| {},
+            Some(&ask),
+        )
+        .unwrap();
+    assert_eq!(
+        (fetched.offset, fetched.bytes, fetched.total),
+        (3, 3, Some(6))
+    );
+    assert_eq!(fetched.validator.as_deref(), Some("\"v2\""));
+    let path = part.commit().unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), b"abcdef");
+}

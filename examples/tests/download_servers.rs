@@ -179,3 +179,158 @@ fn many_files_from_python_http_server_at_c_100_all_arrive() {
         assert!(got == content(3_000), "f{i}.bin differs");
     }
 }
+
+/// nginx serving `root` on a free port, with its own prefix (config, logs, temp paths) in
+/// a temp dir, in the foreground and without workers, so killing it stops it.
+pub fn nginx_server(root: &Path, prefix: &Path) -> Option<Served> {
+    let nginx = ["nginx", "/usr/sbin/nginx"]
+        .into_iter()
+        .find(|n| installed(n))?;
+    let port = free_port();
+    let built = Command::new(nginx).arg("-V").output().ok()?;
+    let temp_paths: String = String::from_utf8_lossy(&built.stderr)
+        .split_whitespace()
+        .filter_map(|flag| flag.strip_prefix("--http-")?.split_once("-temp-path"))
+        .map(|(kind, _)| {
+            let kind = kind.replace('-', "_");
+            let dir = prefix.join(&kind);
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("    {kind}_temp_path {};\n", dir.display())
+        })
+        .collect();
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nmaster_process off;\npid {pid};\nerror_log {log} warn;\n\
+             events {{ worker_connections 256; }}\nhttp {{\n{temp_paths}    access_log off;\n    \
+             default_type application/octet-stream;\n    server {{\n        listen \
+             127.0.0.1:{port};\n        root {root};\n    }}\n}}\n",
+            pid = prefix.join("nginx.pid").display(),
+            log = prefix.join("error.log").display(),
+            root = root.display(),
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(nginx);
+    command
+        .arg("-p")
+        .arg(prefix)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-e")
+        .arg(prefix.join("error.log"));
+    Some(Served::start(
+        command,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    ))
+}
+
+/// The value of header `name` in the response to `HEAD path`.
+fn head_header(addr: SocketAddr, path: &str, name: &str) -> Option<String> {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "HEAD {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+const BIG: u64 = 1_000_000;
+
+/// A served dir with `big.bin` (`content(BIG)`) and an output dir holding `big.bin.part`
+/// of `part` bytes (`content`'s first ones, or zeros when `garbage`) and, if given, its
+/// validator.
+fn partial_setup(
+    part: u64,
+    garbage: bool,
+    validator: Option<&str>,
+) -> (tempfile::TempDir, tempfile::TempDir) {
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("big.bin"), content(BIG)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let bytes = if garbage {
+        vec![0; part as usize]
+    } else {
+        content(part)
+    };
+    std::fs::write(out.path().join("big.bin.part"), bytes).unwrap();
+    if let Some(v) = validator {
+        std::fs::write(out.path().join(".big.bin.part.validator"), v).unwrap();
+    }
+    (www, out)
+}
+
+fn resume(url: &str, out: &Path) -> String {
+    let out_dir = out.to_str().unwrap();
+    let run = download(&["-C", url, "-o", out_dir], Duration::from_secs(30));
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(
+        std::fs::read(out.join("big.bin")).unwrap(),
+        content(BIG),
+        "byte-identical to a fresh download"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["big.bin"],
+        "the partial file and its validator are gone"
+    );
+    text(&run.stdout)
+}
+
+#[test]
+fn continue_resumes_from_nginx_with_range_and_if_range() {
+    let prefix = tempfile::tempdir().unwrap();
+    let (www, out) = partial_setup(400_000, false, None);
+    let Some(nginx) = nginx_server(www.path(), prefix.path()) else {
+        eprintln!("SKIPPED: nginx is not installed");
+        return;
+    };
+    let etag = head_header(nginx.addr, "/big.bin", "etag").expect("nginx sends an ETag");
+    std::fs::write(out.path().join(".big.bin.part.validator"), &etag).unwrap();
+
+    let stdout = resume(&nginx.url("/big.bin"), out.path());
+    assert!(stdout.contains("600000 bytes received"), "{stdout}");
+    assert!(stdout.contains("resumed at byte 400000"), "{stdout}");
+
+    // The file changed since (another validator): If-Range makes nginx send it whole,
+    // over a partial file that no longer matches.
+    let (_, out) = partial_setup(400_000, true, Some("\"an-older-version\""));
+    let stdout = resume(&nginx.url("/big.bin"), out.path());
+    assert!(stdout.contains("1000000 bytes received"), "{stdout}");
+    assert!(!stdout.contains("resumed"), "{stdout}");
+
+    // Last-Modified works as the validator too.
+    let modified = head_header(nginx.addr, "/big.bin", "last-modified").unwrap();
+    let (_, out) = partial_setup(999_999, false, Some(&modified));
+    let stdout = resume(&nginx.url("/big.bin"), out.path());
+    assert!(stdout.contains("1 bytes received"), "{stdout}");
+
+    // Already complete: nginx answers 416 for a range from the end, nothing is fetched.
+    let (_, out) = partial_setup(BIG, false, Some(&etag));
+    let stdout = resume(&nginx.url("/big.bin"), out.path());
+    assert!(stdout.contains("0 bytes received"), "{stdout}");
+
+    // Longer than the file: 416, then the whole file.
+    let (_, out) = partial_setup(BIG + 10, true, Some(&etag));
+    let stdout = resume(&nginx.url("/big.bin"), out.path());
+    assert!(stdout.contains("1000000 bytes received"), "{stdout}");
+}
+
+#[test]
+fn continue_against_a_server_that_ignores_ranges_downloads_it_whole() {
+    let (www, out) = partial_setup(400_000, true, Some("Thu, 01 Jan 2026 00:00:00 GMT"));
+    let Some(server) = python_server(www.path()) else {
+        return;
+    };
+    let stdout = resume(&server.url("/big.bin"), out.path());
+    assert!(stdout.contains("1000000 bytes received"), "{stdout}");
+}
