@@ -11,6 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use examples::download::args::{Args, Command, parse_args};
+use examples::download::auth::base64;
+use examples::download::proxy::Proxies;
 use examples::download::server::{Route, Site, StdServer, content};
 use examples::download::{
     Client, Connector, DownloadError, Fetched, Options, OutputDir, Placed, Progress, StdConnector,
@@ -1348,4 +1350,150 @@ fn a_range_into_a_file_sink_keeps_the_first_bytes() {
     assert_eq!(fetched.validator.as_deref(), Some("\"v2\""));
     let path = part.commit().unwrap();
     assert_eq!(std::fs::read(path).unwrap(), b"abcdef");
+}
+
+// ---------------------------------------------------------------- proxies
+
+/// A forward proxy for the tests: answers absolute-form GETs itself (`proxied`), opens
+/// `CONNECT` tunnels (refusing port 9, with 403), and records every request head.
+fn proxy_server() -> (SocketAddr, Arc<Heads>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = Arc::new(Heads::default());
+    let log = heads.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut client) = stream else { continue };
+            let log = log.clone();
+            thread::spawn(move || {
+                let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut byte = [0; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    match client.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                log.record(head.clone());
+                let Some(target) = head
+                    .strip_prefix("CONNECT ")
+                    .and_then(|r| r.split(' ').next())
+                else {
+                    let _ = client.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nproxied",
+                    );
+                    return;
+                };
+                if target.ends_with(":9") {
+                    let _ = client.write_all(
+                        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                let Ok(upstream) = std::net::TcpStream::connect(target) else {
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let (mut up_read, mut client_write) =
+                    (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                let back = thread::spawn(move || std::io::copy(&mut up_read, &mut client_write));
+                let mut upstream = upstream;
+                let _ = std::io::copy(&mut client, &mut upstream);
+                let _ = upstream.shutdown(std::net::Shutdown::Write);
+                let _ = back.join();
+            });
+        }
+    });
+    (addr, heads)
+}
+
+fn proxies(http: Option<String>, https: Option<String>, no_proxy: &[&str]) -> Proxies {
+    Proxies {
+        http: http.map(|u| Url::parse(&u).unwrap()),
+        https: https.map(|u| Url::parse(&u).unwrap()),
+        no_proxy: no_proxy.iter().map(|s| s.to_string()).collect(),
+        direct_loopback: false,
+    }
+}
+
+#[test]
+fn plain_http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
+    let (proxy, heads) = proxy_server();
+    let client = client(Options {
+        proxies: proxies(Some(format!("http://pu:pp@{proxy}")), None, &[]),
+        ..options()
+    });
+    let (body, _) = get(&client, "http://user:pw@example.invalid:81/x?y=1").unwrap();
+    assert_eq!(body, b"proxied");
+    let head = heads.all().join("");
+    assert!(
+        head.starts_with("GET http://example.invalid:81/x?y=1 HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nHost: example.invalid:81\r\n"), "{head}");
+    assert!(
+        head.contains(&format!(
+            "\r\nProxy-Authorization: Basic {}\r\n",
+            base64(b"pu:pp")
+        )),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!(
+            "\r\nAuthorization: Basic {}\r\n",
+            base64(b"user:pw")
+        )),
+        "{head}"
+    );
+}
+
+#[test]
+fn https_tunnels_through_connect_and_is_verified_end_to_end() {
+    let pki = test_pki();
+    let server = StdServer::start_tls(
+        Arc::new(site().route("/f", Route::File { len: 5_000 })),
+        pki.server.clone(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_file = tmp.path().join("ca.pem");
+    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let (proxy, heads) = proxy_server();
+    let via = |no_proxy: &[&str], ca: bool| {
+        client(Options {
+            proxies: proxies(None, Some(format!("http://{proxy}")), no_proxy),
+            tls: if ca {
+                tls_config(&[&ca_file], false).unwrap()
+            } else {
+                tls_config(&[] as &[&Path], false).unwrap()
+            },
+            ..options()
+        })
+    };
+
+    let (body, _) = get(&via(&[], true), &server.url("/f")).unwrap();
+    assert_eq!(body, content(5_000));
+    let port = server.addr().port();
+    assert_eq!(
+        heads.all()[0].lines().next().unwrap(),
+        format!("CONNECT 127.0.0.1:{port} HTTP/1.1")
+    );
+    // Through the tunnel the certificate is still checked against the target's name.
+    let err = get(&via(&[], false), &server.url("/f")).unwrap_err();
+    assert!(matches!(err, DownloadError::Tls(_)), "{err:?}");
+    assert_eq!(heads.count(), 2);
+
+    // no_proxy: straight to the server, the proxy sees nothing.
+    let (body, _) = get(&via(&["127.0.0.1"], true), &server.url("/f")).unwrap();
+    assert_eq!(body, content(5_000));
+    assert_eq!(heads.count(), 2);
+
+    // A refused tunnel is a typed error.
+    let err = get(&via(&[], true), "https://127.0.0.1:9/f").unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Proxy { code: 403, .. }),
+        "{err:?}"
+    );
 }

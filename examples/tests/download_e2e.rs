@@ -1186,3 +1186,51 @@ fn partial_files_of_dead_runs_are_removed_or_adopted_with_continue() {
     assert!(text(&out.stdout).contains("kept for --continue 1 partial file"));
     assert!(entries(tmp.path()).contains(&"x.bin.part".to_owned()));
 }
+
+#[test]
+fn the_binary_takes_its_proxy_from_http_proxy_and_honours_no_proxy() {
+    // A proxy sees the whole URL as the request target: this server serves exactly that.
+    let proxy = StdServer::start(Arc::new(
+        std_site().route("http://example.invalid/a.bin", Route::File { len: 321 }),
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, String)], url: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_download"));
+        child
+            .args([url, "-o", tmp.path().to_str().unwrap(), "--timeout", "5"])
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY")
+            .stdin(Stdio::null());
+        for (k, v) in envs {
+            child.env(k, v);
+        }
+        child.output().unwrap()
+    };
+    let via = format!("http://{}", proxy.addr());
+    let out = run(
+        &[("http_proxy", via.clone())],
+        "http://example.invalid/a.bin",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.bin")).unwrap(),
+        content(321)
+    );
+
+    // no_proxy sends it straight to the (unresolvable) host instead.
+    let out = run(
+        &[("http_proxy", via), ("no_proxy", "example.invalid".into())],
+        "http://example.invalid/b.bin",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(proxy.site().requests(), 1);
+
+    let out = run(&[("http_proxy", "socks5://p:1".into())], "http://h/");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("only http:// proxies"),
+        "{}",
+        text(&out.stderr)
+    );
+}

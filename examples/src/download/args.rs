@@ -335,7 +335,8 @@ impl Args {
         }
     }
 
-    /// Client options for these arguments (TLS roots loaded from `--ca`). Every download
+    /// Client options for these arguments (TLS roots loaded from `--ca`, proxies from
+    /// `http_proxy`, `https_proxy` and `no_proxy`). Every download
     /// in flight can hand its connection back to the keep-alive cache: with fewer idle
     /// places than `-c`, most URLs to one host would open a connection of their own.
     pub fn client_options(&self) -> Result<Options, DownloadError> {
@@ -348,6 +349,7 @@ impl Args {
             max_idle_per_host: self.concurrency.min(self.per_host),
             max_conns_per_host: self.per_host,
             tls,
+            proxies: super::proxy::Proxies::from_env()?,
             ..Options::default()
         })
     }

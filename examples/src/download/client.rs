@@ -31,6 +31,7 @@ use super::auth;
 use super::error::{DownloadError, TimeoutPhase};
 use super::http::{self, BodyKind};
 use super::pin::PinnedOrWebPki;
+use super::proxy::{self, Hop, Proxies};
 use super::{ranges, retry};
 
 /// Makes TCP connections. Implemented for std by [`StdConnector`]; the greenlet version
@@ -164,6 +165,9 @@ pub struct Options {
     pub max_conns_per_host: usize,
     pub user_agent: String,
     pub tls: Arc<rustls::ClientConfig>,
+    /// Proxies by target scheme ([`Proxies::from_env`] for `http_proxy` and friends);
+    /// none by default.
+    pub proxies: Proxies,
     /// How to wait between retries: `std::thread::sleep` here, `monkey::thread::sleep` on a
     /// hub so the other greenlets keep running.
     pub sleep: fn(Duration),
@@ -186,6 +190,7 @@ impl Default for Options {
             tls: verified_tls(RootCertStore::from_iter(
                 webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
             )),
+            proxies: Proxies::default(),
             sleep: std::thread::sleep,
         }
     }
@@ -341,6 +346,9 @@ struct Origin {
     tls: bool,
     host: String,
     port: u16,
+    /// The proxy the connection goes through, if any: part of the key, so a connection
+    /// is reused only on the same path.
+    proxy: Option<Hop>,
 }
 
 impl Origin {
@@ -364,7 +372,12 @@ impl Origin {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| DownloadError::bad_url(url.as_str(), "no port"))?;
-        Ok(Self { tls, host, port })
+        Ok(Self {
+            tls,
+            host,
+            port,
+            proxy: None,
+        })
     }
 }
 
@@ -564,13 +577,16 @@ impl<C: Connector> Client<C> {
         progress: &mut dyn FnMut(Progress),
         range: Option<&RangeAsk>,
     ) -> Result<Step, DownloadError> {
-        let origin = Origin::of(url)?;
+        let origin = Origin {
+            proxy: self.opts.proxies.for_url(url),
+            ..Origin::of(url)?
+        };
         let (mut conn, mut reused) = match self.checkout(&origin) {
             Some(conn) => (conn, true),
             None => (self.open(&origin)?, false),
         };
         let head = loop {
-            match self.request(&mut conn, url, range) {
+            match self.request(&mut conn, &origin, url, range) {
                 Ok(head) => break head,
                 // A cached connection the server closed while it sat idle. GET is
                 // idempotent, so resend once on a fresh connection; this is not a retry.
@@ -658,14 +674,21 @@ impl<C: Connector> Client<C> {
     fn request(
         &self,
         conn: &mut Conn<C::Stream>,
+        origin: &Origin,
         url: &Url,
         range: Option<&RangeAsk>,
     ) -> Result<http::ResponseHead, DownloadError> {
         let auth = auth::basic_auth(url);
         let range_value = range.map(ranges::range_header);
+        // Plain HTTP through a proxy: the proxy gets the whole URL and its own credentials.
+        // HTTPS goes through a tunnel, where the request is the target's alone.
+        let via_proxy = origin.proxy.as_ref().filter(|_| !origin.tls);
         let mut headers: Vec<(&str, &str)> = Vec::new();
         if let Some(auth) = &auth {
             headers.push(("Authorization", auth));
+        }
+        if let Some(proxy_auth) = via_proxy.and_then(|hop| hop.authorization.as_deref()) {
+            headers.push(("Proxy-Authorization", proxy_auth));
         }
         if let Some(value) = &range_value {
             headers.push(("Range", value));
@@ -673,28 +696,47 @@ impl<C: Connector> Client<C> {
                 headers.push(("If-Range", validator));
             }
         }
-        http::write_request_with(conn.get_mut(), url, &self.opts.user_agent, &headers, false)
-            .map_err(DownloadError::from_stream)?;
+        http::write_request_with(
+            conn.get_mut(),
+            url,
+            &self.opts.user_agent,
+            &headers,
+            via_proxy.is_some(),
+        )
+        .map_err(DownloadError::from_stream)?;
         http::read_response_head(conn, self.opts.max_head_bytes)
     }
 
     fn open(&self, origin: &Origin) -> Result<Conn<C::Stream>, DownloadError> {
-        let stream = self
+        let (host, port) = match &origin.proxy {
+            Some(hop) => (&hop.host, hop.port),
+            None => (&origin.host, origin.port),
+        };
+        let mut stream = self
             .connector
-            .connect(&origin.host, origin.port, self.opts.connect_timeout)
+            .connect(host, port, self.opts.connect_timeout)
             .map_err(|e| match e.kind() {
                 io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                     DownloadError::Timeout(TimeoutPhase::Connect)
                 }
                 _ => DownloadError::Connect {
-                    host: origin.host.clone(),
-                    port: origin.port,
+                    host: host.clone(),
+                    port,
                     source: e,
                 },
             })?;
         self.connector
             .set_read_timeout(&stream, Some(self.opts.read_timeout))
             .map_err(DownloadError::Network)?;
+        if let (true, Some(hop)) = (origin.tls, &origin.proxy) {
+            proxy::connect_tunnel(
+                &mut stream,
+                &origin.host,
+                origin.port,
+                hop,
+                self.opts.max_head_bytes,
+            )?;
+        }
         let transport = if origin.tls {
             let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
                 DownloadError::bad_url(origin.host.as_str(), format!("not a TLS name: {e}"))

@@ -41,6 +41,8 @@ pub enum DownloadError {
         reason: String,
         retry_after: Option<std::time::Duration>,
     },
+    /// The proxy refused to open a tunnel (`CONNECT`) to the target.
+    Proxy { code: u16, reason: String },
     /// More redirects than the configured limit.
     TooManyRedirects { limit: usize },
     /// A redirect pointed back to a URL already visited in this chain.
@@ -79,6 +81,7 @@ impl DownloadError {
             | Self::NoResponse
             | Self::Incomplete { .. }
             | Self::Network(_) => true,
+            Self::Proxy { code, .. } => matches!(code, 429 | 502 | 503 | 504),
             Self::Status { code, .. } => {
                 matches!(code, 408 | 429)
                     || ((500..600).contains(code) && !matches!(code, 501 | 505))
@@ -130,6 +133,9 @@ impl fmt::Display for DownloadError {
             Self::CaFile { path, reason } => write!(f, "cannot use CA file {path}: {reason}"),
             Self::Status { code, reason, .. } if reason.is_empty() => write!(f, "HTTP {code}"),
             Self::Status { code, reason, .. } => write!(f, "HTTP {code} {reason}"),
+            Self::Proxy { code, reason } => {
+                write!(f, "the proxy refused the tunnel: HTTP {code} {reason}")
+            }
             Self::TooManyRedirects { limit } => write!(f, "more than {limit} redirects"),
             Self::RedirectLoop { url } => write!(f, "redirect loop back to {url}"),
             Self::HeaderTooLarge { limit } => {

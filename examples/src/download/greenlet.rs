@@ -486,7 +486,7 @@ pub fn run_cli(argv: impl IntoIterator<Item = String>) -> ExitCode {
     };
     let opts = match args.client_options() {
         Ok(opts) => opts,
-        Err(e) => return setup("TLS setup", &e),
+        Err(e) => return setup("setup (--ca, proxies)", &e),
     };
     let urls = match args.all_urls() {
         Ok(urls) => urls,

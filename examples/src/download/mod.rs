@@ -14,6 +14,7 @@
 //! | [`retry`] | backoff with jitter, `Retry-After` |
 //! | [`auth`] | URL credentials as Basic auth, and hidden in every printed line |
 //! | [`pin`] | `--ca` trusting a self-signed server certificate exactly |
+//! | [`proxy`] | `http_proxy`/`https_proxy`/`no_proxy`, `CONNECT` tunnels |
 //! | [`ranges`] | `Range`/`Content-Range`/`If-Range` for resuming and segments |
 //! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
 //! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
@@ -47,6 +48,7 @@ pub mod hosts;
 pub mod http;
 pub mod naming;
 pub mod pin;
+pub mod proxy;
 pub mod ranges;
 pub mod report;
 pub mod retry;
