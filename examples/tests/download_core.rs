@@ -1497,3 +1497,42 @@ fn https_tunnels_through_connect_and_is_verified_end_to_end() {
         "{err:?}"
     );
 }
+
+// ---------------------------------------------------------------- segments
+
+#[test]
+fn a_segment_answered_with_the_whole_file_fails_the_download_and_leaves_nothing() {
+    // The probe gets a 206 announcing 600 000 bytes; every segment then gets a 200, as
+    // from a file changed since (If-Range no longer matching).
+    let (addr, heads) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/600000\r\n\
+         Content-Length: 1\r\nETag: \"v1\"\r\nConnection: close\r\n\r\nx",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"v2\"\r\nConnection: close\r\n\r\nnewer",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    let client = std::rc::Rc::new(client(options()));
+    let err = examples::download::segmented::download_segmented(
+        &client,
+        &dir,
+        &url(&format!("http://{addr}/f.bin")),
+        "f.bin",
+        4,
+        &hub::Semaphore::new(0),
+        std::rc::Rc::new(|_| {}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("it changed"), "{err}");
+    let all = heads.all();
+    assert!(
+        all[1].contains("\r\nRange: bytes=1-199999\r\n"),
+        "{}",
+        all[1]
+    );
+    assert!(all[1].contains("\r\nIf-Range: \"v1\"\r\n"), "{}", all[1]);
+    assert_eq!(
+        dir_entries(tmp.path()),
+        Vec::<String>::new(),
+        "no partial file left"
+    );
+}

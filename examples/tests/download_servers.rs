@@ -203,11 +203,13 @@ pub fn nginx_server(root: &Path, prefix: &Path) -> Option<Served> {
         &conf,
         format!(
             "daemon off;\nmaster_process off;\npid {pid};\nerror_log {log} warn;\n\
-             events {{ worker_connections 256; }}\nhttp {{\n{temp_paths}    access_log off;\n    \
+             events {{ worker_connections 256; }}\nhttp {{\n{temp_paths}    log_format ranges '$status $http_range';\n    \
+             access_log {access} ranges;\n    \
              default_type application/octet-stream;\n    server {{\n        listen \
              127.0.0.1:{port};\n        root {root};\n    }}\n}}\n",
             pid = prefix.join("nginx.pid").display(),
             log = prefix.join("error.log").display(),
+            access = prefix.join("access.log").display(),
             root = root.display(),
         ),
     )
@@ -333,4 +335,79 @@ fn continue_against_a_server_that_ignores_ranges_downloads_it_whole() {
     };
     let stdout = resume(&server.url("/big.bin"), out.path());
     assert!(stdout.contains("1000000 bytes received"), "{stdout}");
+}
+
+#[test]
+fn segmented_download_from_nginx_is_reassembled_byte_identical() {
+    let www = tempfile::tempdir().unwrap();
+    let len = 3_000_001;
+    std::fs::write(www.path().join("big.bin"), content(len)).unwrap();
+    let prefix = tempfile::tempdir().unwrap();
+    let Some(nginx) = nginx_server(www.path(), prefix.path()) else {
+        eprintln!("SKIPPED: nginx is not installed");
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let run = download(
+        &[
+            "-x",
+            "4",
+            &nginx.url("/big.bin"),
+            "-o",
+            out.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stdout).contains("3000001 bytes received"),
+        "{}",
+        text(&run.stdout)
+    );
+    assert!(std::fs::read(out.path().join("big.bin")).unwrap() == content(len));
+    // nginx logs each request once it has sent the response: wait for the fifth line.
+    let access = prefix.path().join("access.log");
+    let start = Instant::now();
+    let log = loop {
+        let log = std::fs::read_to_string(&access).unwrap_or_default();
+        if log.lines().count() >= 5 || start.elapsed() > Duration::from_secs(5) {
+            break log;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut ranges: Vec<&str> = log.lines().collect();
+    ranges.sort();
+    assert_eq!(
+        ranges,
+        [
+            "206 bytes=0-0",
+            "206 bytes=1-750000",
+            "206 bytes=1500002-2250002",
+            "206 bytes=2250003-3000000",
+            "206 bytes=750001-1500001",
+        ],
+        "the probe, then 4 segments"
+    );
+}
+
+#[test]
+fn segmented_download_from_a_server_without_ranges_still_arrives_whole() {
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("big.bin"), content(BIG)).unwrap();
+    let Some(server) = python_server(www.path()) else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let run = download(
+        &[
+            "-x",
+            "4",
+            &server.url("/big.bin"),
+            "-o",
+            out.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(std::fs::read(out.path().join("big.bin")).unwrap() == content(BIG));
 }

@@ -45,6 +45,8 @@ pub struct Args {
     pub overwrite: bool,
     /// `-C/--continue`: resume `NAME.part` files, keep unfinished downloads as them.
     pub resume: bool,
+    /// `-x/--split N`: connections for one file.
+    pub split: usize,
 }
 
 impl Default for Args {
@@ -63,6 +65,7 @@ impl Default for Args {
             insecure: false,
             overwrite: false,
             resume: false,
+            split: 1,
         }
     }
 }
@@ -188,6 +191,18 @@ pub fn cli() -> clap::Command {
                 ),
         )
         .arg(
+            Arg::new("split")
+                .short('x')
+                .long("split")
+                .value_name("N")
+                .value_parser(at_least_one())
+                .default_value("1")
+                .help(
+                    "download each file over up to N connections, in ranges (within \
+                     --per-host)",
+                ),
+        )
+        .arg(
             Arg::new("completions")
                 .long("completions")
                 .value_name("SHELL")
@@ -298,6 +313,7 @@ fn args_from(m: &ArgMatches) -> Args {
         insecure: m.get_flag("insecure"),
         overwrite: m.get_flag("overwrite"),
         resume: m.get_flag("continue"),
+        split: one("split"),
     }
 }
 
@@ -348,6 +364,7 @@ impl Args {
             retry_max_time: self.retry_max_time,
             max_idle_per_host: self.concurrency.min(self.per_host),
             max_conns_per_host: self.per_host,
+            segments: self.split,
             tls,
             proxies: super::proxy::Proxies::from_env()?,
             ..Options::default()

@@ -163,6 +163,9 @@ pub struct Options {
     /// Most connections open to one (scheme, host, port) at once, honoured by the hub
     /// scheduler ([`super::greenlet::run_downloads`]): a backlog-5 server is never flooded.
     pub max_conns_per_host: usize,
+    /// Connections for one file (`-x`): above 1, the hub scheduler downloads each URL in
+    /// ranges over up to this many ([`super::segmented`]).
+    pub segments: usize,
     pub user_agent: String,
     pub tls: Arc<rustls::ClientConfig>,
     /// Proxies by target scheme ([`Proxies::from_env`] for `http_proxy` and friends);
@@ -186,6 +189,7 @@ impl Default for Options {
             max_head_bytes: http::DEFAULT_MAX_HEAD_BYTES,
             max_idle_per_host: 8,
             max_conns_per_host: super::hosts::DEFAULT_CONNS_PER_HOST,
+            segments: 1,
             user_agent: concat!("gevent-rs-download/", env!("CARGO_PKG_VERSION")).to_owned(),
             tls: verified_tls(RootCertStore::from_iter(
                 webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),

@@ -53,6 +53,7 @@ use super::args::{self, Args, Command};
 use super::auth;
 use super::hosts::{HostSlots, with_place};
 use super::report::{Observer, Report};
+use super::segmented::download_segmented;
 use super::server::{Ending, Route, Site, reset_on_drop};
 use super::signals;
 use super::stop::Stop;
@@ -241,9 +242,16 @@ pub fn run_downloads_until<C: Connector + 'static>(
                     return Err(DownloadError::Interrupted(signal));
                 }
                 observer_in.started(index, &raw);
-                download_named(&client, &dir, &url, &name, &mut |p: Progress| {
-                    observer_in.progress(index, p)
-                })
+                let segments = client.options().segments;
+                if segments > 1 {
+                    let observer = observer_in.clone();
+                    let progress = Rc::new(move |p: Progress| observer.progress(index, p));
+                    download_segmented(&client, &dir, &url, &name, segments, &host, progress)
+                } else {
+                    download_named(&client, &dir, &url, &name, &mut |p: Progress| {
+                        observer_in.progress(index, p)
+                    })
+                }
             });
             if !matches!(result, Err(DownloadError::Interrupted(_))) {
                 observer_in.finished(index, &raw, &result);

@@ -17,6 +17,7 @@
 //! | [`proxy`] | `http_proxy`/`https_proxy`/`no_proxy`, `CONNECT` tunnels |
 //! | [`ranges`] | `Range`/`Content-Range`/`If-Range` for resuming and segments |
 //! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
+//! | [`segmented`] | one file over several connections (`-x N`), ranges reassembled |
 //! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
 //! | [`args`] | the command line |
 //! | [`hosts`] | the cap on connections per host |
@@ -52,6 +53,7 @@ pub mod proxy;
 pub mod ranges;
 pub mod report;
 pub mod retry;
+pub mod segmented;
 pub mod server;
 pub mod signals;
 pub mod stop;

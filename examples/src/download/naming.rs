@@ -395,6 +395,11 @@ impl PartFile {
         &self.temp
     }
 
+    /// Another handle on the temporary file (for writes at offsets from other greenlets).
+    pub fn try_clone_file(&self) -> io::Result<File> {
+        self.file.try_clone().map_err(|e| with_path(e, &self.temp))
+    }
+
     /// Where to resume: the bytes already held from an earlier run and their validator
     /// for `If-Range`; `None` for a fresh file.
     pub fn resume_point(&self) -> Option<(u64, Option<String>)> {
