@@ -395,6 +395,12 @@ impl PartFile {
         &self.temp
     }
 
+    /// Never keep this file as `NAME.part`, even with `--continue`: its bytes are not a
+    /// prefix of the file (a segmented download writes ranges anywhere in it).
+    pub fn never_keep(&mut self) {
+        self.keep = None;
+    }
+
     /// Another handle on the temporary file (for writes at offsets from other greenlets).
     pub fn try_clone_file(&self) -> io::Result<File> {
         self.file.try_clone().map_err(|e| with_path(e, &self.temp))

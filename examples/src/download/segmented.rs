@@ -10,7 +10,9 @@
 //! server that answers the probe with a 200 (no ranges) just sends the whole file, which
 //! is kept: the download goes on as a plain one. Every segment must bring exactly its
 //! length, under the same validator (a file changed meanwhile answers 200 to `If-Range`,
-//! which a segment refuses), and the file must end up exactly as long as announced.
+//! which a segment refuses), and the file must end up exactly as long as announced. An
+//! unfinished segmented file is never kept for `--continue` (it has holes); a kept
+//! `NAME.part` from a single-connection run resumes as one range.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -64,6 +66,8 @@ pub fn download_segmented<C: Connector + 'static>(
             });
         }
     };
+    // From here the file has holes until every segment is in: never a resumable prefix.
+    part.never_keep();
     let file = part.try_clone_file().map_err(DownloadError::File)?;
     file.set_len(total).map_err(DownloadError::File)?;
 
