@@ -367,9 +367,10 @@ fn parse_temp_name(file_name: &str) -> Option<(&str, u32)> {
 }
 
 /// Whether process `pid` exists. A PID reused by an unrelated process reads as alive: its
-/// files are then left alone, the safe side.
+/// files are then left alone, the safe side. Without a `/proc` to ask, every process
+/// reads as alive and nothing is removed.
 fn process_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
+    !Path::new("/proc/self").exists() || Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// How a committed file took its place.
