@@ -1234,3 +1234,66 @@ fn the_binary_takes_its_proxy_from_http_proxy_and_honours_no_proxy() {
         text(&out.stderr)
     );
 }
+
+/// The child half of the next test: watches signals with a handler that blocks the whole
+/// thread, so only the signal handler itself can end the process.
+fn blocked_signal_child() {
+    use std::io::Write;
+    let say = |line: &str| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let _watch = examples::download::signals::on_signals(move |_| {
+        say("handler");
+        thread::sleep(Duration::from_secs(30));
+    })
+    .unwrap();
+    say("ready");
+    let _ = hub::sleep(Duration::from_secs(30));
+    std::process::exit(3);
+}
+
+#[test]
+fn a_second_sigint_exits_at_once_even_while_the_first_is_being_handled() {
+    if std::env::var_os("DOWNLOAD_SIGNAL_CHILD").is_some() {
+        return blocked_signal_child();
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_second_sigint_exits_at_once_even_while_the_first_is_being_handled",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("DOWNLOAD_SIGNAL_CHILD", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |want: &str| loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.ends_with(want) => return,
+            Ok(_) => {}
+            Err(e) => panic!("no {want:?} from the child: {e}"),
+        }
+    };
+    wait_for("ready");
+    send(&child, "INT");
+    wait_for("handler");
+    send(&child, "INT");
+    let out = finish(child, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130));
+}
