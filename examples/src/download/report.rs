@@ -175,6 +175,12 @@ impl Observer for Report {
                 }
             }
             bar.reset();
+        } else if let Some(total) = progress.total
+            && bar.length() != Some(total)
+        {
+            // A resumed or segmented body starts past 0: its size comes with it.
+            bar.set_style(bars.known.clone());
+            bar.set_length(total);
         }
         bar.set_position(progress.received);
     }
