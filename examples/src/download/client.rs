@@ -136,7 +136,8 @@ pub struct Progress {
 }
 
 /// Client policy. `Default` gives verified TLS against the webpki roots, 10 s connect and
-/// 30 s read timeouts, 3 retries from 250 ms backoff, 10 redirects.
+/// 30 s read timeouts, 3 retries from 250 ms backoff within 120 s, 10 redirects, 6
+/// connections per host, one connection per file, no proxy.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub connect_timeout: Duration,

@@ -10,7 +10,12 @@
 //! - [`run_downloads`] spawns one greenlet per URL on a [`hub::Pool`] of `concurrency`
 //!   places (gevent's `Pool`: spawning waits for a free place), and reports each to an
 //!   [`Observer`] as it starts, progresses and ends. One failure never stops the others;
-//!   each URL gets its own result.
+//!   each URL gets its own result. A download also waits for a place of its host
+//!   ([`super::hosts`]), and with `Options::segments` above 1 fetches its file in ranges
+//!   ([`super::segmented`]). [`run_downloads_until`] stops early on a [`Stop`].
+//! - [`run_cli`] watches SIGINT/SIGTERM ([`super::signals`]) and turns them into a
+//!   [`Stop`]: nothing new starts, running downloads are killed, the summary is printed,
+//!   and the exit status is 130/143.
 //! - [`HubServer`] serves a [`Site`] from an accept-loop greenlet with one greenlet per
 //!   connection (gevent's `StreamServer`), optionally over rustls.
 //! - [`run_cli`] is the `download` binary; [`run_embedded`] its default with no URLs: it
