@@ -1537,3 +1537,50 @@ fn a_segment_answered_with_the_whole_file_fails_the_download_and_leaves_nothing(
         "no partial file left"
     );
 }
+
+#[test]
+fn a_body_broken_midway_is_resumed_on_retry_when_the_server_gave_a_validator() {
+    let (addr, heads) = counting_server(vec![
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n01234",
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 5-9/10\r\nContent-Length: 5\r\n\
+         ETag: \"v1\"\r\nConnection: close\r\n\r\n56789",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    let client = client(Options {
+        retries: 1,
+        ..options()
+    });
+    let saved = download_to(
+        &client,
+        &dir,
+        &url(&format!("http://{addr}/f.bin")),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&saved.path).unwrap(), b"0123456789");
+    assert_eq!(
+        (
+            saved.fetched.bytes,
+            saved.fetched.offset,
+            saved.fetched.retries
+        ),
+        (10, 0, 1)
+    );
+    let all = heads.all();
+    assert!(!all[0].contains("Range:"), "{}", all[0]);
+    assert!(
+        all[1].contains("\r\nRange: bytes=5-\r\nIf-Range: \"v1\"\r\n"),
+        "{}",
+        all[1]
+    );
+
+    // Into a sink that cannot resume (memory), the retry fetches the body whole.
+    let (addr, heads) = counting_server(vec![
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n01234",
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n0123456789",
+    ]);
+    let (body, _) = get(&client, &format!("http://{addr}/")).unwrap();
+    assert_eq!(body, b"0123456789");
+    assert!(!heads.all()[1].contains("Range:"));
+}

@@ -101,6 +101,13 @@ pub trait Sink: Write {
     /// The response's validator (a strong ETag, else its Last-Modified), for a later
     /// `If-Range`. Sinks that never resume ignore it.
     fn note_validator(&mut self, _validator: Option<&str>) {}
+
+    /// For a sink that can take the rest of a body after a broken connection: how many
+    /// bytes of the file it holds (what [`start_at`](Self::start_at) would keep). `None`,
+    /// the default, makes a retry fetch the body again from its start.
+    fn position(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Part of a file to ask for (`Range: bytes=start-end`), valid only while the file is
@@ -145,7 +152,9 @@ pub struct Options {
     /// [`DownloadError::Timeout`].
     pub read_timeout: Duration,
     /// Retries after the first attempt, for errors where
-    /// [`DownloadError::is_retryable`] holds.
+    /// [`DownloadError::is_retryable`] holds. A body broken midway into a sink that knows
+    /// its length ([`Sink::position`], a file) is resumed with `Range` + `If-Range` when the
+    /// server gave a validator, else fetched again whole.
     pub retries: u32,
     /// Wait before the first retry; doubled for each further one, up to `max_backoff`, and
     /// each wait drawn between half of that and all of it (jitter, so clients that failed
@@ -547,9 +556,36 @@ impl<C: Connector> Client<C> {
     ) -> Result<Step, DownloadError> {
         let mut failures = 0;
         let first_attempt = Instant::now();
+        // Where the first body of this URL started, and the range a retry asks for to get
+        // the rest of a broken one.
+        let mut first_offset = None;
+        let mut rest: Option<RangeAsk> = None;
         loop {
-            match self.get_once(url, sink, progress, range) {
+            let mut started = None;
+            let ask = rest.as_ref().or(range);
+            match self.get_once(url, sink, progress, ask, &mut started) {
+                Ok(Step::Done {
+                    status,
+                    bytes,
+                    total,
+                    offset,
+                    validator,
+                }) => {
+                    // After a resumed retry, count from where the first body started.
+                    let first = first_offset.unwrap_or(offset).min(offset);
+                    return Ok(Step::Done {
+                        status,
+                        bytes: bytes + (offset - first),
+                        total,
+                        offset: first,
+                        validator,
+                    });
+                }
                 Err(e) if e.is_retryable() && failures < self.opts.retries => {
+                    if let Some((offset, validator)) = started {
+                        first_offset.get_or_insert(offset);
+                        rest = resume_rest(&*sink, offset, validator, range);
+                    }
                     let wait = match &e {
                         DownloadError::Status {
                             retry_after: Some(after),
@@ -581,6 +617,7 @@ impl<C: Connector> Client<C> {
         sink: &mut (impl Sink + ?Sized),
         progress: &mut dyn FnMut(Progress),
         range: Option<&RangeAsk>,
+        started: &mut Option<(u64, Option<String>)>,
     ) -> Result<Step, DownloadError> {
         let origin = Origin {
             proxy: self.opts.proxies.for_url(url),
@@ -638,6 +675,7 @@ impl<C: Connector> Client<C> {
             let validator = ranges::validator(&head);
             sink.start_at(offset).map_err(DownloadError::File)?;
             sink.note_validator(validator.as_deref());
+            *started = Some((offset, validator.clone()));
             progress(Progress {
                 received: offset,
                 total,
@@ -773,6 +811,24 @@ impl<C: Connector> Client<C> {
             conns.push(conn);
         }
     }
+}
+
+/// The range that fetches the rest of a body broken after it started at `offset`: only
+/// for a sink that knows how much it holds, a response with a validator (so `If-Range`
+/// makes a changed file come whole instead of spliced), and some bytes already there.
+fn resume_rest(
+    sink: &(impl Sink + ?Sized),
+    offset: u64,
+    validator: Option<String>,
+    range: Option<&RangeAsk>,
+) -> Option<RangeAsk> {
+    let held = sink.position()?;
+    let validator = validator?;
+    (held > offset).then(|| RangeAsk {
+        start: held,
+        end: range.and_then(|r| r.end),
+        if_range: Some(validator),
+    })
 }
 
 /// Reads and discards a small non-2xx body so its connection can be reused; `false` when the

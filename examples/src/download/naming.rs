@@ -510,6 +510,10 @@ impl Sink for PartFile {
     fn note_validator(&mut self, validator: Option<&str>) {
         self.validator = validator.map(str::to_owned);
     }
+
+    fn position(&self) -> Option<u64> {
+        self.file.metadata().ok().map(|m| m.len())
+    }
 }
 
 impl Drop for PartFile {
