@@ -33,7 +33,7 @@ const PAGES: &[(&str, u64)] = &[
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Command::Run(args)) => args,
-        Ok(Command::Help) | Err(_) => {
+        Ok(_) | Err(_) => {
             eprintln!("usage: urlopen_sites [URL...] [--timeout S] [--ca FILE] [--insecure]");
             return ExitCode::from(2);
         }

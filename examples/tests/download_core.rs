@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use examples::download::args::{Command, parse_args};
+use examples::download::args::{Args, Command, parse_args};
+use examples::download::auth::base64;
+use examples::download::proxy::Proxies;
 use examples::download::server::{Route, Site, StdServer, content};
 use examples::download::{
-    Client, Connector, DownloadError, Fetched, Options, OutputDir, Progress, StdConnector, Summary,
-    TimeoutPhase, download_to, file_name_for, parse_url, received_line, sanitize_file_name,
-    tls_config,
+    Client, Connector, DownloadError, Fetched, Options, OutputDir, Placed, Progress, StdConnector,
+    Summary, TimeoutPhase, download_to, file_name_for, parse_url, received_line,
+    sanitize_file_name, tls_config,
 };
 use pki::test_pki;
 use url::Url;
@@ -689,8 +691,41 @@ fn command_line() {
         (2, true, true)
     );
     assert_eq!(args("--help"), Ok(Command::Help));
-    for bad in ["-c 0", "-c x", "--timeout -1", "--timeout", "--bogus", "-o"] {
-        assert!(args(bad).is_err(), "{bad}");
+    assert_eq!(args("-h http://a/"), Ok(Command::Help));
+    assert_eq!(args("--version"), Ok(Command::Version));
+    assert!(matches!(
+        args("--completions bash"),
+        Ok(Command::Completions(_))
+    ));
+    let Ok(Command::Run(defaults)) = args("") else {
+        panic!("no argument is a run");
+    };
+    assert_eq!(
+        defaults,
+        Args::default(),
+        "clap's defaults are Args::default()"
+    );
+    let Ok(Command::Run(a)) = args("--per-host 2 --retry-max-time 9 --overwrite") else {
+        panic!("should parse");
+    };
+    assert_eq!(
+        (a.per_host, a.retry_max_time, a.overwrite),
+        (2, Duration::from_secs(9), true)
+    );
+    for (bad, says) in [
+        ("-c 0", "at least 1"),
+        ("-c x", "not a valid number"),
+        ("--per-host 0", "at least 1"),
+        ("--timeout -1", "positive number of seconds"),
+        ("--timeout 0", "positive number of seconds"),
+        ("--timeout", "a value is required"),
+        ("--bogus", "unexpected argument '--bogus'"),
+        ("--concurency 3", "similar argument exists: '--concurrency'"),
+        ("-o", "a value is required"),
+        ("--completions tcsh", "possible values"),
+    ] {
+        let err = args(bad).expect_err(bad);
+        assert!(err.contains(says), "{bad}: {err}");
     }
 }
 
@@ -718,10 +753,21 @@ fn user_urls_are_checked_and_lines_formatted() {
         failures: 1,
         bytes: 3 << 20,
         elapsed: Duration::from_secs(2),
+        ..Summary::default()
     };
     assert_eq!(
         summary.to_string(),
         "2 files, 3.0 MiB in 2.00 s (1.5 MiB/s), 1 failed"
+    );
+    let summary = Summary {
+        renamed: 2,
+        replaced: 1,
+        ..summary
+    };
+    assert_eq!(
+        summary.to_string(),
+        "2 files, 3.0 MiB in 2.00 s (1.5 MiB/s), 1 failed, 2 saved under a new name \
+         (name taken), 1 replaced"
     );
 }
 
@@ -822,4 +868,717 @@ fn connect_timeouts_are_retried_through_any_connector() {
         "{err:?}"
     );
     assert_eq!(err.to_string(), "timed out connecting");
+}
+
+// ---------------------------------------------------------------- never destroy a file
+
+#[test]
+fn a_file_already_on_disk_is_kept_and_the_new_one_takes_the_next_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("clip.mp4"), b"mine").unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    assert_eq!(dir.reserve("clip.mp4"), "clip-1.mp4", "taken on disk");
+    assert_eq!(dir.reserve("clip.mp4"), "clip-2.mp4", "taken by this run");
+
+    // A file that appears between the choice of the name and the commit survives too.
+    let mut part = dir.create_named("race.bin").unwrap();
+    part.write_all(b"downloaded").unwrap();
+    std::fs::write(tmp.path().join("race.bin"), b"theirs").unwrap();
+    let (path, placed) = part.place().unwrap();
+    assert_eq!(path.file_name().unwrap(), "race-1.bin");
+    assert_eq!(
+        placed,
+        Placed::Renamed {
+            wanted: "race.bin".into()
+        }
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("race.bin")).unwrap(),
+        b"theirs"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"downloaded");
+    assert_eq!(std::fs::read(tmp.path().join("clip.mp4")).unwrap(), b"mine");
+
+    let mut fresh = dir.create_named("new.bin").unwrap();
+    fresh.write_all(b"x").unwrap();
+    assert_eq!(fresh.place().unwrap().1, Placed::New);
+    assert_eq!(
+        dir_entries(tmp.path()),
+        ["clip.mp4", "new.bin", "race-1.bin", "race.bin"],
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn overwrite_replaces_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("a.txt"), b"old").unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap().overwrite(true);
+    assert_eq!(dir.reserve("a.txt"), "a.txt");
+    let mut part = dir.create_named("b.txt").unwrap();
+    part.write_all(b"b").unwrap();
+    assert_eq!(part.place().unwrap().1, Placed::New);
+    let dir = OutputDir::new(tmp.path()).unwrap().overwrite(true);
+    let mut part = dir.create_named("a.txt").unwrap();
+    part.write_all(b"new").unwrap();
+    let (path, placed) = part.place().unwrap();
+    assert_eq!(
+        (path.file_name().unwrap(), placed),
+        ("a.txt".as_ref(), Placed::Replaced)
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"new");
+}
+
+// ---------------------------------------------------------------- retries
+
+/// Answers every request on every connection with the next of `responses` (the last one
+/// repeats), closing after each; counts the requests. Stops after 10 s.
+fn counting_server(responses: Vec<&'static str>) -> (SocketAddr, Arc<Heads>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(Heads::default());
+    let counter = hits.clone();
+    listener.set_nonblocking(true).unwrap();
+    thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                thread::sleep(Duration::from_millis(2));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut request = Vec::new();
+            let mut byte = [0; 1];
+            while !request.ends_with(b"\r\n\r\n") && request.len() < 65536 {
+                match stream.read(&mut byte) {
+                    Ok(1) => request.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let n = counter.record(String::from_utf8_lossy(&request).into_owned());
+            let response = responses[n.min(responses.len() - 1)];
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (addr, hits)
+}
+
+/// The request heads a [`counting_server`] received.
+#[derive(Default)]
+struct Heads(std::sync::Mutex<Vec<String>>);
+
+impl Heads {
+    /// Records one; returns how many came before it.
+    fn record(&self, head: String) -> usize {
+        let mut heads = self.0.lock().unwrap();
+        heads.push(head);
+        heads.len() - 1
+    }
+
+    fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+const OK_2: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+
+#[test]
+fn too_many_requests_waits_for_retry_after() {
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n",
+        OK_2,
+    ]);
+    let client = client(Options {
+        retries: 2,
+        ..options()
+    });
+    let start = Instant::now();
+    let (body, fetched) = get(&client, &format!("http://{addr}/")).unwrap();
+    assert_eq!((body.as_slice(), fetched.retries), (&b"ok"[..], 1));
+    assert_eq!(hits.count(), 2);
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 honoured, not the 10 ms backoff"
+    );
+}
+
+#[test]
+fn request_timeout_is_retried_but_not_implemented_is_not() {
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        OK_2,
+    ]);
+    let client = client(Options {
+        retries: 1,
+        ..options()
+    });
+    assert_eq!(get(&client, &format!("http://{addr}/")).unwrap().0, b"ok");
+    assert_eq!(hits.count(), 2);
+
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ]);
+    let err = get(&client, &format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Status { code: 501, .. }),
+        "{err:?}"
+    );
+    assert_eq!(hits.count(), 1);
+}
+
+#[test]
+fn a_retry_after_past_the_retry_time_cap_gives_up_at_once() {
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 100\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n",
+    ]);
+    let client = client(Options {
+        retries: 5,
+        retry_max_time: Duration::from_secs(5),
+        ..options()
+    });
+    let err = get(&client, &format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DownloadError::Status {
+                code: 503,
+                retry_after: Some(d),
+                ..
+            } if d == Duration::from_secs(100)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(hits.count(), 1, "never waited 100 s to try again");
+}
+
+#[test]
+fn backoff_grows_until_the_retry_time_cap() {
+    let (addr, hits) = counting_server(vec![
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ]);
+    let client = client(Options {
+        retries: 10,
+        backoff: Duration::from_millis(200),
+        retry_max_time: Duration::from_millis(500),
+        ..options()
+    });
+    let start = Instant::now();
+    get(&client, &format!("http://{addr}/")).unwrap_err();
+    // Waits of 100..=200 ms, then 200..=400 ms: the third (400..=800 ms) would end past
+    // 500 ms, so 2 or 3 requests in all, never the 11 that 10 retries allow.
+    let n = hits.count();
+    assert!((2..=3).contains(&n), "{n} requests");
+    assert!(start.elapsed() >= Duration::from_millis(100), "backed off");
+}
+
+// ---------------------------------------------------------------- credentials
+
+#[test]
+fn url_credentials_go_as_basic_auth_and_not_to_another_origin() {
+    let (other, other_heads) = counting_server(vec![OK_2]);
+    let redirect: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://{other}/next\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .into_boxed_str(),
+    );
+    let (first, first_heads) = counting_server(vec![redirect]);
+    let client = client(options());
+    let (body, fetched) = get(&client, &format!("http://al%20ice:p%40ss@{first}/start")).unwrap();
+    assert_eq!((body.as_slice(), fetched.redirects), (&b"ok"[..], 1));
+    let first = first_heads.all().join("");
+    // base64("al ice:p@ss")
+    assert!(
+        first.contains("\r\nAuthorization: Basic YWwgaWNlOnBAc3M=\r\n"),
+        "{first}"
+    );
+    assert!(
+        !first.contains("p%40ss") && !first.contains("al%20ice"),
+        "{first}"
+    );
+    let second = other_heads.all().join("");
+    assert!(
+        !second.to_ascii_lowercase().contains("authorization"),
+        "{second}"
+    );
+}
+
+// ---------------------------------------------------------------- a pinned self-signed cert
+
+/// A self-signed certificate that says `CA:TRUE`, as `openssl req -x509` makes, for
+/// `names`, valid from `not_before` to `not_after` (years), and a server config using it.
+fn self_signed(
+    names: &[&str],
+    common_name: &str,
+    years: (i32, i32),
+) -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params.not_before = rcgen::date_time_ymd(2000 + years.0, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2000 + years.1, 1, 1);
+    let cert = params.self_signed(&key).unwrap();
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.der().clone()], der)
+    .unwrap();
+    (cert.pem(), Arc::new(server))
+}
+
+fn tls_get(pem: &str, server: &StdServer, host: &str) -> Result<Vec<u8>, DownloadError> {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_file = tmp.path().join("self.pem");
+    std::fs::write(&ca_file, pem).unwrap();
+    let client = client(Options {
+        tls: tls_config(&[&ca_file], false).unwrap(),
+        ..options()
+    });
+    let url = server.url("/f").replace("127.0.0.1", host);
+    get(&client, &url).map(|(body, _)| body)
+}
+
+fn is_cert_error(err: &DownloadError, want: fn(&rustls::CertificateError) -> bool) -> bool {
+    matches!(err, DownloadError::Tls(rustls::Error::InvalidCertificate(e)) if want(e))
+}
+
+#[test]
+fn ca_pins_a_self_signed_server_certificate_exactly() {
+    let site = || Arc::new(site().route("/f", Route::File { len: 100 }));
+    let (pem, config) = self_signed(&["localhost", "127.0.0.1"], "localhost", (20, 60));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    assert_eq!(tls_get(&pem, &server, "127.0.0.1").unwrap(), content(100));
+    assert_eq!(tls_get(&pem, &server, "localhost").unwrap(), content(100));
+
+    // Another self-signed certificate is not trusted because one was pinned.
+    let (other_pem, _) = self_signed(&["localhost", "127.0.0.1"], "localhost", (20, 60));
+    let err = tls_get(&other_pem, &server, "127.0.0.1").unwrap_err();
+    assert!(
+        is_cert_error(&err, |e| !matches!(
+            e,
+            rustls::CertificateError::NotValidForName
+        )),
+        "{err:?}"
+    );
+
+    // The pinned certificate is still checked for the name and the dates.
+    let (pem, config) = self_signed(&["localhost"], "localhost", (20, 60));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    let err = tls_get(&pem, &server, "127.0.0.1").unwrap_err();
+    assert!(
+        is_cert_error(&err, |e| matches!(
+            e,
+            rustls::CertificateError::NotValidForNameContext { .. }
+                | rustls::CertificateError::NotValidForName
+        )),
+        "{err:?}"
+    );
+    let (pem, config) = self_signed(&["127.0.0.1"], "127.0.0.1", (10, 20));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    let err = tls_get(&pem, &server, "127.0.0.1").unwrap_err();
+    assert!(
+        is_cert_error(&err, |e| matches!(
+            e,
+            rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. }
+        )),
+        "{err:?}"
+    );
+
+    // No subjectAltName: the subject's CN names the server, as OpenSSL reads it.
+    let (pem, config) = self_signed(&[], "127.0.0.1", (20, 60));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    assert_eq!(tls_get(&pem, &server, "127.0.0.1").unwrap(), content(100));
+    let (pem, config) = self_signed(&[], "example.com", (20, 60));
+    let server = StdServer::start_tls(site(), config).unwrap();
+    let err = tls_get(&pem, &server, "127.0.0.1").unwrap_err();
+    assert!(
+        is_cert_error(&err, |e| matches!(
+            e,
+            rustls::CertificateError::NotValidForName
+        )),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_openssl_one_liners_certificate_works_with_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, cert) = (tmp.path().join("key.pem"), tmp.path().join("self.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg("/CN=localhost")
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: openssl is not installed");
+        return;
+    }
+    use rustls::pki_types::pem::PemObject;
+    let certs = vec![rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap()];
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let server = StdServer::start_tls(
+        Arc::new(site().route("/f", Route::File { len: 100 })),
+        Arc::new(config),
+    )
+    .unwrap();
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    assert_eq!(tls_get(&pem, &server, "127.0.0.1").unwrap(), content(100));
+    // Without --ca it is refused as before.
+    let err = get(&client(options()), &server.url("/f")).unwrap_err();
+    assert!(matches!(err, DownloadError::Tls(_)), "{err:?}");
+}
+
+// ---------------------------------------------------------------- ranges, hostile servers
+
+#[test]
+fn a_206_for_another_range_or_unasked_is_a_protocol_error() {
+    let ask = examples::download::RangeAsk {
+        start: 5,
+        end: None,
+        if_range: Some("\"v1\"".into()),
+    };
+    let (addr, heads) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/10\r\nContent-Length: 10\r\n\
+         Connection: close\r\n\r\n0123456789",
+    ]);
+    let client = client(options());
+    let err = client
+        .get_range(
+            &url(&format!("http://{addr}/")),
+            &mut Vec::new(),
+            &mut |_| {},
+            Some(&ask),
+        )
+        .unwrap_err();
+    assert!(matches!(err, DownloadError::Protocol(_)), "{err:?}");
+    let head = heads.all().join("");
+    assert!(head.contains("\r\nRange: bytes=5-\r\n"), "{head}");
+    assert!(head.contains("\r\nIf-Range: \"v1\"\r\n"), "{head}");
+
+    let (addr, _) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 5-9/10\r\nContent-Length: 3\r\n\
+         Connection: close\r\n\r\n567",
+    ]);
+    let err = client
+        .get_range(
+            &url(&format!("http://{addr}/")),
+            &mut Vec::new(),
+            &mut |_| {},
+            Some(&ask),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Protocol(_)),
+        "length disagrees: {err:?}"
+    );
+
+    let (addr, _) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-1/10\r\nContent-Length: 2\r\n\
+         Connection: close\r\n\r\n01",
+    ]);
+    let err = get(&client, &format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Protocol(_)),
+        "unasked: {err:?}"
+    );
+}
+
+#[test]
+fn a_range_into_a_file_sink_keeps_the_first_bytes() {
+    let (addr, _) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 3-5/6\r\nContent-Length: 3\r\n\
+         ETag: \"v2\"\r\nConnection: close\r\n\r\ndef",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    let mut part = dir.create_named("f").unwrap();
+    part.write_all(b"abcXYZ").unwrap();
+    let ask = examples::download::RangeAsk {
+        start: 3,
+        end: None,
+        if_range: None,
+    };
+    let fetched = client(options())
+        .get_range(
+            &url(&format!("http://{addr}/")),
+            &mut part,
+            &mut |_| {},
+            Some(&ask),
+        )
+        .unwrap();
+    assert_eq!(
+        (fetched.offset, fetched.bytes, fetched.total),
+        (3, 3, Some(6))
+    );
+    assert_eq!(fetched.validator.as_deref(), Some("\"v2\""));
+    let path = part.commit().unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), b"abcdef");
+}
+
+// ---------------------------------------------------------------- proxies
+
+/// A forward proxy for the tests: answers absolute-form GETs itself (`proxied`), opens
+/// `CONNECT` tunnels (refusing port 9, with 403), and records every request head.
+fn proxy_server() -> (SocketAddr, Arc<Heads>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = Arc::new(Heads::default());
+    let log = heads.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming().take(20) {
+            let Ok(mut client) = stream else { continue };
+            let log = log.clone();
+            thread::spawn(move || {
+                let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut byte = [0; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    match client.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                log.record(head.clone());
+                let Some(target) = head
+                    .strip_prefix("CONNECT ")
+                    .and_then(|r| r.split(' ').next())
+                else {
+                    let _ = client.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nproxied",
+                    );
+                    return;
+                };
+                if target.ends_with(":9") {
+                    let _ = client.write_all(
+                        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                let Ok(upstream) = std::net::TcpStream::connect(target) else {
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let (mut up_read, mut client_write) =
+                    (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                let back = thread::spawn(move || std::io::copy(&mut up_read, &mut client_write));
+                let mut upstream = upstream;
+                let _ = std::io::copy(&mut client, &mut upstream);
+                let _ = upstream.shutdown(std::net::Shutdown::Write);
+                let _ = back.join();
+            });
+        }
+    });
+    (addr, heads)
+}
+
+fn proxies(http: Option<String>, https: Option<String>, no_proxy: &[&str]) -> Proxies {
+    Proxies {
+        http: http.map(|u| Url::parse(&u).unwrap()),
+        https: https.map(|u| Url::parse(&u).unwrap()),
+        no_proxy: no_proxy.iter().map(|s| s.to_string()).collect(),
+        direct_loopback: false,
+    }
+}
+
+#[test]
+fn plain_http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
+    let (proxy, heads) = proxy_server();
+    let client = client(Options {
+        proxies: proxies(Some(format!("http://pu:pp@{proxy}")), None, &[]),
+        ..options()
+    });
+    let (body, _) = get(&client, "http://user:pw@example.invalid:81/x?y=1").unwrap();
+    assert_eq!(body, b"proxied");
+    let head = heads.all().join("");
+    assert!(
+        head.starts_with("GET http://example.invalid:81/x?y=1 HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("\r\nHost: example.invalid:81\r\n"), "{head}");
+    assert!(
+        head.contains(&format!(
+            "\r\nProxy-Authorization: Basic {}\r\n",
+            base64(b"pu:pp")
+        )),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!(
+            "\r\nAuthorization: Basic {}\r\n",
+            base64(b"user:pw")
+        )),
+        "{head}"
+    );
+}
+
+#[test]
+fn https_tunnels_through_connect_and_is_verified_end_to_end() {
+    let pki = test_pki();
+    let server = StdServer::start_tls(
+        Arc::new(site().route("/f", Route::File { len: 5_000 })),
+        pki.server.clone(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_file = tmp.path().join("ca.pem");
+    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let (proxy, heads) = proxy_server();
+    let via = |no_proxy: &[&str], ca: bool| {
+        client(Options {
+            proxies: proxies(None, Some(format!("http://{proxy}")), no_proxy),
+            tls: if ca {
+                tls_config(&[&ca_file], false).unwrap()
+            } else {
+                tls_config(&[] as &[&Path], false).unwrap()
+            },
+            ..options()
+        })
+    };
+
+    let (body, _) = get(&via(&[], true), &server.url("/f")).unwrap();
+    assert_eq!(body, content(5_000));
+    let port = server.addr().port();
+    assert_eq!(
+        heads.all()[0].lines().next().unwrap(),
+        format!("CONNECT 127.0.0.1:{port} HTTP/1.1")
+    );
+    // Through the tunnel the certificate is still checked against the target's name.
+    let err = get(&via(&[], false), &server.url("/f")).unwrap_err();
+    assert!(matches!(err, DownloadError::Tls(_)), "{err:?}");
+    assert_eq!(heads.count(), 2);
+
+    // no_proxy: straight to the server, the proxy sees nothing.
+    let (body, _) = get(&via(&["127.0.0.1"], true), &server.url("/f")).unwrap();
+    assert_eq!(body, content(5_000));
+    assert_eq!(heads.count(), 2);
+
+    // A refused tunnel is a typed error.
+    let err = get(&via(&[], true), "https://127.0.0.1:9/f").unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Proxy { code: 403, .. }),
+        "{err:?}"
+    );
+}
+
+// ---------------------------------------------------------------- segments
+
+#[test]
+fn a_segment_answered_with_the_whole_file_fails_the_download_and_leaves_nothing() {
+    // The probe gets a 206 announcing 600 000 bytes; every segment then gets a 200, as
+    // from a file changed since (If-Range no longer matching).
+    let (addr, heads) = counting_server(vec![
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/600000\r\n\
+         Content-Length: 1\r\nETag: \"v1\"\r\nConnection: close\r\n\r\nx",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"v2\"\r\nConnection: close\r\n\r\nnewer",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    // Even with --continue: a file with holes is no prefix to resume from.
+    let dir = OutputDir::new(tmp.path()).unwrap().resume(true);
+    let client = std::rc::Rc::new(client(options()));
+    let err = examples::download::segmented::download_segmented(
+        &client,
+        &dir,
+        &url(&format!("http://{addr}/f.bin")),
+        "f.bin",
+        4,
+        &hub::Semaphore::new(0),
+        std::rc::Rc::new(|_| {}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("it changed"), "{err}");
+    let all = heads.all();
+    assert!(
+        all[1].contains("\r\nRange: bytes=1-199999\r\n"),
+        "{}",
+        all[1]
+    );
+    assert!(all[1].contains("\r\nIf-Range: \"v1\"\r\n"), "{}", all[1]);
+    assert_eq!(
+        dir_entries(tmp.path()),
+        Vec::<String>::new(),
+        "no partial file left"
+    );
+}
+
+#[test]
+fn a_body_broken_midway_is_resumed_on_retry_when_the_server_gave_a_validator() {
+    let (addr, heads) = counting_server(vec![
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n01234",
+        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 5-9/10\r\nContent-Length: 5\r\n\
+         ETag: \"v1\"\r\nConnection: close\r\n\r\n56789",
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = OutputDir::new(tmp.path()).unwrap();
+    let client = client(Options {
+        retries: 1,
+        ..options()
+    });
+    let saved = download_to(
+        &client,
+        &dir,
+        &url(&format!("http://{addr}/f.bin")),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(&saved.path).unwrap(), b"0123456789");
+    assert_eq!(
+        (
+            saved.fetched.bytes,
+            saved.fetched.offset,
+            saved.fetched.retries
+        ),
+        (10, 0, 1)
+    );
+    let all = heads.all();
+    assert!(!all[0].contains("Range:"), "{}", all[0]);
+    assert!(
+        all[1].contains("\r\nRange: bytes=5-\r\nIf-Range: \"v1\"\r\n"),
+        "{}",
+        all[1]
+    );
+
+    // Into a sink that cannot resume (memory), the retry fetches the body whole.
+    let (addr, heads) = counting_server(vec![
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n01234",
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n0123456789",
+    ]);
+    let (body, _) = get(&client, &format!("http://{addr}/")).unwrap();
+    assert_eq!(body, b"0123456789");
+    assert!(!heads.all()[1].contains("Range:"));
 }

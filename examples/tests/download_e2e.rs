@@ -490,10 +490,46 @@ fn path_traversal_urls_stay_inside_the_output_directory() {
 fn command_line_errors_exit_2_and_help_exits_0() {
     let out = download(&["-c", "0"], Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("-c must be at least 1"));
+    assert!(text(&out.stderr).contains("must be at least 1"));
+    let out = download(&["--bogus"], Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("Usage: download"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = download(&["--help"], Duration::from_secs(10));
     assert!(out.status.success());
-    assert!(text(&out.stdout).starts_with("usage: download"));
+    let help = text(&out.stdout);
+    for flag in [
+        "--input",
+        "--output",
+        "--concurrency",
+        "--per-host",
+        "--timeout",
+        "--retries",
+        "--retry-max-time",
+        "--ca",
+        "--insecure",
+        "--overwrite",
+        "--completions",
+        "Exit status",
+    ] {
+        assert!(help.contains(flag), "{flag} in\n{help}");
+    }
+    let out = download(&["--version"], Duration::from_secs(10));
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        concat!("download ", env!("CARGO_PKG_VERSION"))
+    );
+    let out = download(&["--completions", "bash"], Duration::from_secs(10));
+    assert!(out.status.success());
+    let script = text(&out.stdout);
+    assert!(
+        script.contains("_download()") && script.contains("--per-host"),
+        "{script}"
+    );
 }
 
 // ---------------------------------------------------------------- on one hub
@@ -814,4 +850,447 @@ fn a_panicking_download_fails_alone_and_leaves_no_partial_file() {
         ["b"],
         "the temp file of /a was removed"
     );
+}
+
+// ---------------------------------------------------------------- per host, existing files
+
+#[test]
+fn connections_per_host_are_capped_while_c_limits_downloads_in_flight() {
+    let files = |n: usize| {
+        (0..n).fold(hub_site().delay(Duration::from_millis(20)), |site, i| {
+            site.route(format!("/f{i}.bin"), Route::File { len: 5_000 })
+        })
+    };
+    let (a, b) = (
+        HubServer::start(Arc::new(files(24))).unwrap(),
+        HubServer::start(Arc::new(files(24))).unwrap(),
+    );
+    let jobs: Vec<Job> = (0..24)
+        .flat_map(|i| [a.url(&format!("/f{i}.bin")), b.url(&format!("/f{i}.bin"))])
+        .map(Job::new)
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Rc::new(OutputDir::new(tmp.path()).unwrap());
+    let client = hub_client(Options {
+        max_conns_per_host: 3,
+        max_idle_per_host: 3,
+        ..quick()
+    });
+    let recorder = Rc::new(Recorder::default());
+
+    let run = run_downloads(&client, &dir, &jobs, 40, recorder.clone());
+
+    assert_eq!((run.summary.files, run.summary.failures), (48, 0));
+    assert_eq!(
+        recorder.most.get(),
+        6,
+        "3 per host on 2 hosts, though -c is 40"
+    );
+    for server in [&a, &b] {
+        assert_eq!(server.site().requests(), 24);
+        assert!(
+            server.site().connections() <= 3,
+            "{} connections to one host",
+            server.site().connections()
+        );
+    }
+}
+
+#[test]
+fn existing_files_get_a_new_name_unless_overwrite_is_given() {
+    let server = StdServer::start(Arc::new(
+        std_site().route("/a.bin", Route::File { len: 1000 }),
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().to_str().unwrap();
+    std::fs::write(tmp.path().join("a.bin"), b"the user's own file").unwrap();
+
+    let out = download(
+        &[&server.url("/a.bin"), "-o", out_dir],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("saved as a-1.bin (a.bin was taken)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 saved under a new name"), "{stdout}");
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.bin")).unwrap(),
+        b"the user's own file"
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("a-1.bin")).unwrap(),
+        content(1000)
+    );
+
+    let out = download(
+        &[&server.url("/a.bin"), "-o", out_dir, "--overwrite"],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("replaced a.bin"), "{stdout}");
+    assert!(stdout.contains(", 1 replaced"), "{stdout}");
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.bin")).unwrap(),
+        content(1000)
+    );
+    assert_eq!(entries(tmp.path()), ["a-1.bin", "a.bin"]);
+}
+
+#[test]
+fn passwords_in_urls_are_never_printed() {
+    let server = StdServer::start(Arc::new(
+        std_site().route("/a.bin", Route::File { len: 10 }),
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let with_password = |path: &str| server.url(path).replace("://", "://user:hunter2@");
+    let ok = with_password("/a.bin");
+    let missing = with_password("/missing");
+    let bad = "http://user:hunter2@[::1/x";
+    let out = download(
+        &[&ok, &missing, bad, "-o", tmp.path().to_str().unwrap()],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("user:***@"), "{all}");
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.bin")).unwrap(),
+        content(10)
+    );
+}
+
+// ---------------------------------------------------------------- signals, partial files
+
+/// Starts `download` with `args`, output piped.
+fn spawn_download(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_download"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start download")
+}
+
+/// Sends `signal` (`INT`, `TERM`) to `child`.
+fn send(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits for `child` to exit (killing it past `deadline`) and collects its output.
+fn finish(mut child: std::process::Child, deadline: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("download ran longer than {deadline:?} after the signal");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Waits (at most 20 s) until `dir` holds a file whose name satisfies `name` with
+/// `len` bytes, and `done` (a finished file) exists.
+fn wait_for_file(dir: &Path, name: impl Fn(&str) -> bool, len: u64, done: &str) {
+    let start = Instant::now();
+    loop {
+        let partial = std::fs::read_dir(dir).unwrap().flatten().any(|e| {
+            name(&e.file_name().to_string_lossy()) && e.metadata().is_ok_and(|m| m.len() == len)
+        });
+        if partial && dir.join(done).exists() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no {len}-byte partial file in {:?}",
+            entries(dir)
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server whose `/big.bin` sends 300 000 of 1 000 000 bytes and then nothing for 30 s,
+/// and whose `/small.bin` is whole.
+fn stalling_server() -> StdServer {
+    StdServer::start(Arc::new(
+        std_site()
+            .route(
+                "/big.bin",
+                Route::Stall {
+                    len: 1_000_000,
+                    sent: 300_000,
+                    silence: Duration::from_secs(30),
+                },
+            )
+            .route("/small.bin", Route::File { len: 1_000 }),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn sigint_cancels_removes_partial_files_prints_the_summary_and_exits_130() {
+    let server = stalling_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let child = spawn_download(&[
+        &server.url("/big.bin"),
+        &server.url("/small.bin"),
+        "-o",
+        tmp.path().to_str().unwrap(),
+    ]);
+    wait_for_file(
+        tmp.path(),
+        |n| n.starts_with(".big.bin."),
+        300_000,
+        "small.bin",
+    );
+    send(&child, "INT");
+    let out = finish(child, Duration::from_secs(10));
+
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("summary: 1 file,") && stdout.contains("0 failed, 1 interrupted"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("removed 1 partial file"), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("big.bin: interrupted by SIGINT"),
+        "{stderr}"
+    );
+    assert_eq!(entries(tmp.path()), ["small.bin"], "no partial file left");
+}
+
+#[test]
+fn sigterm_with_continue_keeps_the_partial_file_and_exits_143() {
+    let server = stalling_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let child = spawn_download(&[
+        "-C",
+        &server.url("/big.bin"),
+        &server.url("/small.bin"),
+        "-o",
+        tmp.path().to_str().unwrap(),
+    ]);
+    wait_for_file(
+        tmp.path(),
+        |n| n.starts_with(".big.bin."),
+        300_000,
+        "small.bin",
+    );
+    send(&child, "TERM");
+    let out = finish(child, Duration::from_secs(10));
+
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("big.bin.part (300000 bytes): run again with --continue"),
+        "{stdout}"
+    );
+    assert_eq!(entries(tmp.path()), ["big.bin.part", "small.bin"]);
+    assert_eq!(
+        std::fs::read(tmp.path().join("big.bin.part")).unwrap(),
+        content(300_000)
+    );
+
+    // Resumed from a server that ignores ranges (this one does): the whole file comes
+    // again and replaces the partial one, byte for byte what a fresh download gives.
+    let whole = StdServer::start(Arc::new(
+        std_site().route("/big.bin", Route::File { len: 1_000_000 }),
+    ))
+    .unwrap();
+    let out = download(
+        &[
+            "-C",
+            &whole.url("/big.bin"),
+            "-o",
+            tmp.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1000000 bytes received"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(entries(tmp.path()), ["big.bin", "small.bin"]);
+    assert_eq!(
+        std::fs::read(tmp.path().join("big.bin")).unwrap(),
+        content(1_000_000)
+    );
+}
+
+/// A PID no process has now.
+fn dead_pid() -> u32 {
+    (100_000..4_000_000)
+        .step_by(7919)
+        .find(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        .expect("a free PID")
+}
+
+#[test]
+fn partial_files_of_dead_runs_are_removed_or_adopted_with_continue() {
+    let server = StdServer::start(Arc::new(
+        std_site().route("/a.bin", Route::File { len: 10 }),
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dead = format!(".x.bin.{}.part", dead_pid());
+    let alive = format!(".y.bin.{}.part", std::process::id());
+    for name in [&dead, &alive, &".z.bin.notapid.part".to_owned()] {
+        std::fs::write(tmp.path().join(name), b"partial").unwrap();
+    }
+    let out = download(
+        &[&server.url("/a.bin"), "-o", tmp.path().to_str().unwrap()],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("removed 1 partial file left by runs no longer alive"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        entries(tmp.path()),
+        [&alive, ".z.bin.notapid.part", "a.bin"]
+    );
+
+    std::fs::write(tmp.path().join(&dead), b"partial").unwrap();
+    let out = download(
+        &[
+            "-C",
+            &server.url("/a.bin"),
+            "-o",
+            tmp.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("kept for --continue 1 partial file"));
+    assert!(entries(tmp.path()).contains(&"x.bin.part".to_owned()));
+}
+
+#[test]
+fn the_binary_takes_its_proxy_from_http_proxy_and_honours_no_proxy() {
+    // A proxy sees the whole URL as the request target: this server serves exactly that.
+    let proxy = StdServer::start(Arc::new(
+        std_site().route("http://example.invalid/a.bin", Route::File { len: 321 }),
+    ))
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, String)], url: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_download"));
+        child
+            .args([url, "-o", tmp.path().to_str().unwrap(), "--timeout", "5"])
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY")
+            .stdin(Stdio::null());
+        for (k, v) in envs {
+            child.env(k, v);
+        }
+        child.output().unwrap()
+    };
+    let via = format!("http://{}", proxy.addr());
+    let out = run(
+        &[("http_proxy", via.clone())],
+        "http://example.invalid/a.bin",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(tmp.path().join("a.bin")).unwrap(),
+        content(321)
+    );
+
+    // no_proxy sends it straight to the (unresolvable) host instead.
+    let out = run(
+        &[("http_proxy", via), ("no_proxy", "example.invalid".into())],
+        "http://example.invalid/b.bin",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(proxy.site().requests(), 1);
+
+    let out = run(&[("http_proxy", "socks5://p:1".into())], "http://h/");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("only http:// proxies"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// The child half of the next test: watches signals with a handler that blocks the whole
+/// thread, so only the signal handler itself can end the process.
+fn blocked_signal_child() {
+    use std::io::Write;
+    let say = |line: &str| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    let _watch = examples::download::signals::on_signals(move |_| {
+        say("handler");
+        thread::sleep(Duration::from_secs(30));
+    })
+    .unwrap();
+    say("ready");
+    let _ = hub::sleep(Duration::from_secs(30));
+    std::process::exit(3);
+}
+
+#[test]
+fn a_second_sigint_exits_at_once_even_while_the_first_is_being_handled() {
+    if std::env::var_os("DOWNLOAD_SIGNAL_CHILD").is_some() {
+        return blocked_signal_child();
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_second_sigint_exits_at_once_even_while_the_first_is_being_handled",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("DOWNLOAD_SIGNAL_CHILD", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |want: &str| loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line.ends_with(want) => return,
+            Ok(_) => {}
+            Err(e) => panic!("no {want:?} from the child: {e}"),
+        }
+    };
+    wait_for("ready");
+    send(&child, "INT");
+    wait_for("handler");
+    send(&child, "INT");
+    let out = finish(child, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130));
 }

@@ -1,7 +1,10 @@
-//! `download [URL…] [-i FILE] [-o DIR] [-c N] [--timeout S] [--retries N] [--ca FILE]
-//! [--insecure]`: the concurrent downloader, one greenlet per URL on one thread. With no
-//! URL it serves generated files from an embedded server on the same hub and downloads
-//! those. See `examples::download` for the pieces.
+//! `download [URL…] [-i FILE] [-o DIR] [-c N] [--per-host N] [-x N] [-C] [--overwrite]
+//! [--timeout S] [--retries N] [--retry-max-time S] [--ca FILE] [--insecure]`: the
+//! concurrent downloader, one greenlet per URL on one thread (`--help` for all, `--version`,
+//! `--completions SHELL`). With no URL it serves generated files from an embedded server on
+//! the same hub and downloads those. Ctrl-C or SIGTERM stops it (exit 130/143) after the
+//! summary; proxies come from `http_proxy`, `https_proxy` and `no_proxy`. See
+//! `examples::download` for the pieces.
 
 use std::process::ExitCode;
 

@@ -35,7 +35,14 @@ pub enum DownloadError {
     /// A `--ca` file could not be read or holds no usable certificate.
     CaFile { path: String, reason: String },
     /// The server answered with a status that is neither success nor a followable redirect.
-    Status { code: u16, reason: String },
+    /// `retry_after` is the server's `Retry-After`, if it sent one that parses.
+    Status {
+        code: u16,
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
+    /// The proxy refused to open a tunnel (`CONNECT`) to the target.
+    Proxy { code: u16, reason: String },
     /// More redirects than the configured limit.
     TooManyRedirects { limit: usize },
     /// A redirect pointed back to a URL already visited in this chain.
@@ -58,11 +65,15 @@ pub enum DownloadError {
     /// The download's greenlet ended without a result (it panicked or was killed): a bug
     /// or a shutdown, reported for that URL instead of taking the others down.
     Aborted(String),
+    /// The run was stopped by a signal before this download finished (or started).
+    Interrupted(super::stop::Signal),
 }
 
 impl DownloadError {
-    /// Whether trying the same URL again may succeed: connection trouble and 5xx answers are
-    /// transient, everything else (404, bad certificate, bad URL, disk full) is not.
+    /// Whether trying the same URL again may succeed: connection trouble, 408 (request
+    /// timeout), 429 (too many requests) and 5xx answers (but 501 and 505, which say the
+    /// server never will) are transient; everything else (404, bad certificate, bad URL,
+    /// disk full) is not.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Connect { .. }
@@ -70,7 +81,11 @@ impl DownloadError {
             | Self::NoResponse
             | Self::Incomplete { .. }
             | Self::Network(_) => true,
-            Self::Status { code, .. } => (500..600).contains(code),
+            Self::Proxy { code, .. } => matches!(code, 429 | 502 | 503 | 504),
+            Self::Status { code, .. } => {
+                matches!(code, 408 | 429)
+                    || ((500..600).contains(code) && !matches!(code, 501 | 505))
+            }
             _ => false,
         }
     }
@@ -97,7 +112,7 @@ impl DownloadError {
 
     pub(crate) fn bad_url(url: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::BadUrl {
-            url: url.into(),
+            url: super::auth::redact(&url.into()),
             reason: reason.into(),
         }
     }
@@ -116,8 +131,11 @@ impl fmt::Display for DownloadError {
             }
             Self::Tls(e) => write!(f, "TLS error: {e}"),
             Self::CaFile { path, reason } => write!(f, "cannot use CA file {path}: {reason}"),
-            Self::Status { code, reason } if reason.is_empty() => write!(f, "HTTP {code}"),
-            Self::Status { code, reason } => write!(f, "HTTP {code} {reason}"),
+            Self::Status { code, reason, .. } if reason.is_empty() => write!(f, "HTTP {code}"),
+            Self::Status { code, reason, .. } => write!(f, "HTTP {code} {reason}"),
+            Self::Proxy { code, reason } => {
+                write!(f, "the proxy refused the tunnel: HTTP {code} {reason}")
+            }
             Self::TooManyRedirects { limit } => write!(f, "more than {limit} redirects"),
             Self::RedirectLoop { url } => write!(f, "redirect loop back to {url}"),
             Self::HeaderTooLarge { limit } => {
@@ -139,6 +157,7 @@ impl fmt::Display for DownloadError {
             Self::Network(e) => write!(f, "connection error: {e}"),
             Self::File(e) => write!(f, "file error: {e}"),
             Self::Aborted(why) => write!(f, "download aborted: {why}"),
+            Self::Interrupted(signal) => write!(f, "interrupted by {signal}"),
         }
     }
 }

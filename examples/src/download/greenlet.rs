@@ -10,7 +10,12 @@
 //! - [`run_downloads`] spawns one greenlet per URL on a [`hub::Pool`] of `concurrency`
 //!   places (gevent's `Pool`: spawning waits for a free place), and reports each to an
 //!   [`Observer`] as it starts, progresses and ends. One failure never stops the others;
-//!   each URL gets its own result.
+//!   each URL gets its own result. A download also waits for a place of its host
+//!   ([`super::hosts`]), and with `Options::segments` above 1 fetches its file in ranges
+//!   ([`super::segmented`]). [`run_downloads_until`] stops early on a [`Stop`].
+//! - [`run_cli`] watches SIGINT/SIGTERM ([`super::signals`]) and turns them into a
+//!   [`Stop`]: nothing new starts, running downloads are killed, the summary is printed,
+//!   and the exit status is 130/143.
 //! - [`HubServer`] serves a [`Site`] from an accept-loop greenlet with one greenlet per
 //!   connection (gevent's `StreamServer`), optionally over rustls.
 //! - [`run_cli`] is the `download` binary; [`run_embedded`] its default with no URLs: it
@@ -50,8 +55,13 @@ use monkey::net::{TcpListener, TcpStream, ToSocketAddrs};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use super::args::{self, Args, Command};
+use super::auth;
+use super::hosts::{HostSlots, with_place};
 use super::report::{Observer, Report};
+use super::segmented::download_segmented;
 use super::server::{Ending, Route, Site, reset_on_drop};
+use super::signals;
+use super::stop::Stop;
 use super::{
     Client, Connector, DownloadError, Options, OutputDir, Progress, Saved, Summary, download_named,
     file_name_for, human_bytes, parse_url,
@@ -143,6 +153,7 @@ impl Job {
 /// How one URL ended.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The URL as given, its password hidden ([`auth::redact`]).
     pub url: String,
     pub result: Result<Saved, DownloadError>,
 }
@@ -157,7 +168,7 @@ pub struct Run {
 impl Run {
     /// Whether every URL was saved.
     pub fn all_ok(&self) -> bool {
-        self.summary.failures == 0
+        self.summary.failures == 0 && self.summary.interrupted == 0
     }
 }
 
@@ -174,35 +185,82 @@ pub fn run_downloads<C: Connector + 'static>(
     concurrency: usize,
     observer: Rc<dyn Observer>,
 ) -> Run {
+    run_downloads_until(client, dir, jobs, concurrency, observer, &Stop::new())
+}
+
+/// [`run_downloads`] that ends early when `stop` is triggered: no download starts after
+/// it, the running ones are killed (their partial files removed, or kept with
+/// [`OutputDir::resume`]), and each URL not finished is
+/// [`DownloadError::Interrupted`].
+pub fn run_downloads_until<C: Connector + 'static>(
+    client: &Rc<Client<C>>,
+    dir: &Rc<OutputDir>,
+    jobs: &[Job],
+    concurrency: usize,
+    observer: Rc<dyn Observer>,
+    stop: &Stop,
+) -> Run {
     let start = Instant::now();
-    let pool = Pool::new(concurrency.max(1));
+    let pool = Rc::new(Pool::new(concurrency.max(1)));
+    {
+        let pool = Rc::downgrade(&pool);
+        stop.on_stop(move || {
+            if let Some(pool) = pool.upgrade() {
+                // Each greenlet unwinds, dropping its partial file on the way.
+                let _ = pool.kill(Some(Duration::from_secs(5)));
+            }
+        });
+    }
+    let hosts = HostSlots::new(client.options().max_conns_per_host);
     let mut running: Vec<(usize, JoinHandle<Result<Saved, DownloadError>>)> = Vec::new();
     let mut results: Vec<Option<Result<Saved, DownloadError>>> =
         jobs.iter().map(|_| None).collect();
+    // What observers and outcomes see: passwords never leave this function.
+    let shown: Vec<String> = jobs.iter().map(|job| auth::redact(&job.url)).collect();
 
     for (index, job) in jobs.iter().enumerate() {
+        if stop.signal().is_some() {
+            break;
+        }
         let url = match parse_url(&job.url) {
             Ok(url) => url,
             Err(e) => {
                 // Nothing to wait for: report it without taking a place in the pool.
-                observer.started(index, &job.url);
+                observer.started(index, &shown[index]);
                 let result = Err(e);
-                observer.finished(index, &job.url, &result);
+                observer.finished(index, &shown[index], &result);
                 results[index] = Some(result);
                 continue;
             }
         };
         let name = job.name.clone().unwrap_or_else(|| file_name_for(&url));
         let (client, dir, observer_in) = (client.clone(), dir.clone(), observer.clone());
-        let raw = job.url.clone();
+        let raw = shown[index].clone();
+        let host = hosts.of(&url);
+        let stop_in = stop.clone();
         // Parks this (the spawning) greenlet while the pool is full, like gevent's
         // `pool.spawn`: at most `concurrency` download greenlets exist at once.
         let spawned = pool.spawn(move || {
-            observer_in.started(index, &raw);
-            let result = download_named(&client, &dir, &url, &name, &mut |p: Progress| {
-                observer_in.progress(index, p)
+            let result = with_place(&host, || {
+                // Stopped while this one waited for a place: it never starts.
+                if let Some(signal) = stop_in.signal() {
+                    return Err(DownloadError::Interrupted(signal));
+                }
+                observer_in.started(index, &raw);
+                let segments = client.options().segments;
+                if segments > 1 {
+                    let observer = observer_in.clone();
+                    let progress = Rc::new(move |p: Progress| observer.progress(index, p));
+                    download_segmented(&client, &dir, &url, &name, segments, &host, progress)
+                } else {
+                    download_named(&client, &dir, &url, &name, &mut |p: Progress| {
+                        observer_in.progress(index, p)
+                    })
+                }
             });
-            observer_in.finished(index, &raw, &result);
+            if !matches!(result, Err(DownloadError::Interrupted(_))) {
+                observer_in.finished(index, &raw, &result);
+            }
             result
         });
         match spawned {
@@ -217,25 +275,31 @@ pub fn run_downloads<C: Connector + 'static>(
             Ok(result) => result,
             Err(e) => {
                 // Panicked or killed: its own `finished` never ran.
-                let result = Err(DownloadError::Aborted(e.to_string()));
-                observer.finished(index, &jobs[index].url, &result);
+                let result = Err(match stop.signal() {
+                    Some(signal) => DownloadError::Interrupted(signal),
+                    None => DownloadError::Aborted(e.to_string()),
+                });
+                observer.finished(index, &shown[index], &result);
                 result
             }
         };
         results[index] = Some(result);
     }
+    stop.clear();
 
     let mut summary = Summary::default();
-    let outcomes = jobs
-        .iter()
+    let outcomes = shown
+        .into_iter()
         .zip(results)
-        .map(|(job, result)| {
-            let result = result.unwrap_or_else(|| Err(DownloadError::Aborted("never ran".into())));
+        .map(|(url, result)| {
+            let result = result.unwrap_or_else(|| {
+                Err(match stop.signal() {
+                    Some(signal) => DownloadError::Interrupted(signal),
+                    None => DownloadError::Aborted("never ran".into()),
+                })
+            });
             summary.record(&result);
-            Outcome {
-                url: job.url.clone(),
-                result,
-            }
+            Outcome { url, result }
         })
         .collect();
     summary.elapsed = start.elapsed();
@@ -413,11 +477,19 @@ pub fn run_cli(argv: impl IntoIterator<Item = String>) -> ExitCode {
     let args = match args::parse_args(argv) {
         Ok(Command::Run(args)) => args,
         Ok(Command::Help) => {
-            println!("{}", args::USAGE);
+            println!("{}", args::usage());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("{}", args::version());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Completions(shell)) => {
+            let _ = io::stdout().write_all(&args::completions(shell));
             return ExitCode::SUCCESS;
         }
         Err(msg) => {
-            eprintln!("download: {msg}\n\n{}", args::USAGE);
+            eprintln!("{msg}");
             return ExitCode::from(2);
         }
     };
@@ -427,51 +499,111 @@ pub fn run_cli(argv: impl IntoIterator<Item = String>) -> ExitCode {
     };
     let opts = match args.client_options() {
         Ok(opts) => opts,
-        Err(e) => return setup("TLS setup", &e),
+        Err(e) => return setup("setup (--ca, proxies)", &e),
     };
     let urls = match args.all_urls() {
         Ok(urls) => urls,
         Err(e) => return setup("cannot read the URL list", &e),
     };
     let report = Rc::new(Report::new());
+    let stop = Stop::new();
+    let _signals = watch_signals(&stop, &report);
     let run = if urls.is_empty() && args.input.is_none() {
         let site = Site::demo(monkey::thread::sleep);
-        match run_embedded(&args, opts, site, report) {
+        match run_embedded(&args, opts, site, report.clone(), &stop) {
             Ok(run) => run,
             Err(e) => return setup("embedded demo", &e),
         }
     } else {
         let dir = match OutputDir::new(&args.out_dir) {
-            Ok(dir) => Rc::new(dir),
+            Ok(dir) => Rc::new(dir.overwrite(args.overwrite).resume(args.resume)),
             Err(e) => return setup("output directory", &e),
         };
+        report_stale(&dir, &report);
         let jobs: Vec<Job> = urls.into_iter().map(Job::new).collect();
-        let run = run_downloads(
+        let run = run_downloads_until(
             &hub_client(opts),
             &dir,
             &jobs,
             args.concurrency,
             report.clone(),
+            &stop,
         );
+        report.partials(&dir.partials());
         report.summary(&run.summary);
         run
     };
-    if run.all_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    match stop.signal() {
+        Some(signal) => ExitCode::from(signal.exit_code()),
+        None if run.all_ok() => ExitCode::SUCCESS,
+        None => ExitCode::FAILURE,
+    }
+}
+
+/// Stops the run on SIGINT/SIGTERM, saying so; without signal support the run goes on
+/// (a warning, not a failure).
+fn watch_signals(stop: &Stop, report: &Rc<Report>) -> Option<signals::SignalWatch> {
+    let (stop, said) = (stop.clone(), report.clone());
+    let watched = signals::on_signals(move |signal| {
+        if stop.signal().is_none() {
+            said.error_line(&format!(
+                "{signal}: stopping; the same signal again exits at once"
+            ));
+        }
+        stop.trigger(signal);
+    });
+    match watched {
+        Ok(watch) => Some(watch),
+        Err(e) => {
+            report.error_line(&format!("download: cannot watch signals: {e}"));
+            None
+        }
+    }
+}
+
+/// Removes (or, with `--continue`, adopts) the partial files of dead runs, and says so.
+fn report_stale(dir: &OutputDir, report: &Report) {
+    match dir.clean_stale() {
+        Ok(stale) if stale.is_empty() => {}
+        Ok(stale) => report.line(&format!(
+            "{} {} partial file{} left by runs no longer alive",
+            if dir.resumes() {
+                "kept for --continue"
+            } else {
+                "removed"
+            },
+            stale.len(),
+            if stale.len() == 1 { "" } else { "s" },
+        )),
+        Err(e) => report.error_line(&format!(
+            "download: cannot clean up stale partial files in {}: {e}",
+            dir.path().display()
+        )),
     }
 }
 
 /// The embedded default: serves `site`'s files from this thread's hub, downloads them all
 /// concurrently into [`Args::demo_out_dir`], prints the per-file lines and the summary, then
 /// downloads them again one at a time (bodies discarded) and prints both times.
-pub fn run_embedded(args: &Args, opts: Options, site: Site, report: Rc<Report>) -> io::Result<Run> {
+pub fn run_embedded(
+    args: &Args,
+    opts: Options,
+    site: Site,
+    report: Rc<Report>,
+    stop: &Stop,
+) -> io::Result<Run> {
     let server = HubServer::start(Arc::new(site))?;
     let files = site_files(server.site());
     let urls: Vec<String> = files.iter().map(|(path, _)| server.url(path)).collect();
     let total: u64 = files.iter().map(|(_, len)| len).sum();
-    let dir = Rc::new(OutputDir::new(args.demo_out_dir("download"))?);
+    // The demo's own temp dir is refilled on every run; a directory given with -o is the
+    // user's, where nothing is replaced unless asked.
+    let dir = Rc::new(
+        OutputDir::new(args.demo_out_dir("download"))?
+            .overwrite(args.overwrite || !args.out_dir_given)
+            .resume(args.resume),
+    );
+    report_stale(&dir, &report);
     report.line(&format!(
         "embedded server on this thread's hub at http://{}/: {} files, {}, each response \
          delayed {} ms",
@@ -488,14 +620,34 @@ pub fn run_embedded(args: &Args, opts: Options, site: Site, report: Rc<Report>) 
 
     let client = hub_client(opts.clone());
     let jobs: Vec<Job> = urls.iter().map(Job::new).collect();
-    let run = run_downloads(&client, &dir, &jobs, args.concurrency, report.clone());
+    let run = run_downloads_until(&client, &dir, &jobs, args.concurrency, report.clone(), stop);
+    report.partials(&dir.partials());
     report.summary(&run.summary);
+    if stop.signal().is_some() {
+        return Ok(run);
+    }
 
     report.line(&format!(
         "now one at a time, for comparison ({} requests in a row)…",
         urls.len()
     ));
-    let (sequential, results) = one_at_a_time(&Client::new(MonkeyConnector, on_hub(opts)), &urls);
+    // In a greenlet of its own, so a signal can cut the comparison short too.
+    let comparison = Rc::new({
+        let urls = urls.clone();
+        hub::spawn(move || one_at_a_time(&Client::new(MonkeyConnector, on_hub(opts)), &urls))
+    });
+    let killer = Rc::downgrade(&comparison);
+    stop.on_stop(move || {
+        if let Some(comparison) = killer.upgrade() {
+            comparison.kill_nowait();
+        }
+    });
+    let joined = comparison.join();
+    stop.clear();
+    let Ok((sequential, results)) = joined else {
+        report.line("comparison interrupted");
+        return Ok(run);
+    };
     let failed = results.iter().filter(|r| r.is_err()).count();
     let concurrent = run.summary.elapsed;
     let caveat = if failed > 0 {
@@ -564,8 +716,17 @@ impl Twin {
                 println!(
                     "{} [URL...] [download's options]\n\n{}",
                     self.name,
-                    args::USAGE
+                    args::usage()
                 );
+                return ExitCode::SUCCESS;
+            }
+            Ok(Command::Version) => {
+                println!("{} {}", self.name, env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            Ok(Command::Completions(shell)) => {
+                let mut cli = args::cli().name(self.name);
+                clap_complete::generate(shell, &mut cli, self.name, &mut io::stdout());
                 return ExitCode::SUCCESS;
             }
             Err(msg) => {
@@ -604,7 +765,8 @@ impl Twin {
             Some(_) => args.demo_out_dir(self.name),
             None => args.out_dir.clone(),
         };
-        let dir = Rc::new(OutputDir::new(out)?);
+        let replace = args.overwrite || (server.is_some() && !args.out_dir_given);
+        let dir = Rc::new(OutputDir::new(out)?.overwrite(replace));
         let jobs: Vec<Job> = urls
             .iter()
             .enumerate()

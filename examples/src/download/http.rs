@@ -30,17 +30,49 @@ const MAX_INTERIM_RESPONSES: usize = 8;
 /// Writes a `GET` request for `url` in one `write_all`, then flushes, so a TLS stream sends
 /// it as one record and Nagle never delays it.
 pub fn write_request(w: &mut impl Write, url: &Url, user_agent: &str) -> io::Result<()> {
+    write_request_with(w, url, user_agent, &[], false)
+}
+
+/// [`write_request`] with `headers` added, and the target in absolute form
+/// (`http://host/path`, what a proxy is sent) when `absolute_form` is set. Credentials in
+/// `url` are never written as such; the caller sends them as a header.
+pub fn write_request_with(
+    w: &mut impl Write,
+    url: &Url,
+    user_agent: &str,
+    headers: &[(&str, &str)],
+    absolute_form: bool,
+) -> io::Result<()> {
     let target = &url[Position::BeforePath..Position::AfterQuery];
     let host = url.host_str().unwrap_or_default();
     let mut req = Vec::with_capacity(256);
-    write!(req, "GET {target} HTTP/1.1\r\nHost: {host}")?;
+    req.extend_from_slice(b"GET ");
+    if absolute_form {
+        write!(req, "{}://{host}", url.scheme())?;
+        if let Some(port) = url.port() {
+            write!(req, ":{port}")?;
+        }
+    }
+    write!(req, "{target} HTTP/1.1\r\nHost: {host}")?;
     if let Some(port) = url.port() {
         write!(req, ":{port}")?;
     }
     write!(
         req,
-        "\r\nUser-Agent: {user_agent}\r\nAccept: */*\r\nAccept-Encoding: identity\r\n\r\n"
+        "\r\nUser-Agent: {user_agent}\r\nAccept: */*\r\nAccept-Encoding: identity\r\n"
     )?;
+    for (name, value) in headers {
+        // A header value never spans lines: a CR or LF from a URL or a server's ETag
+        // would split the request.
+        if value.contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("header {name:?} holds a line break"),
+            ));
+        }
+        write!(req, "{name}: {value}\r\n")?;
+    }
+    req.extend_from_slice(b"\r\n");
     w.write_all(&req)?;
     w.flush()
 }

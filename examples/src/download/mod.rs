@@ -11,10 +11,19 @@
 //! | [`naming`] | URL → safe file name, unique names, temp file renamed on success |
 //! | [`http`] | HTTP/1.1 request writing, head parsing, Content-Length/chunked bodies |
 //! | [`client`] | keep-alive per origin, redirects, retries with backoff, TLS (rustls) |
+//! | [`retry`] | backoff with jitter, `Retry-After` |
+//! | [`auth`] | URL credentials as Basic auth, and hidden in every printed line |
+//! | [`pin`] | `--ca` trusting a self-signed server certificate exactly |
+//! | [`proxy`] | `http_proxy`/`https_proxy`/`no_proxy`, `CONNECT` tunnels |
+//! | [`ranges`] | `Range`/`Content-Range`/`If-Range` for resuming and segments |
 //! | [`error`] | [`DownloadError`], one variant per way a URL can fail |
+//! | [`segmented`] | one file over several connections (`-x N`), ranges reassembled |
 //! | [`server`] | a small file server with misbehaving routes, for the demo and tests |
 //! | [`args`] | the command line |
+//! | [`hosts`] | the cap on connections per host |
 //! | [`greenlet`] | the core on one hub: monkey's sockets, a greenlet pool, the embedded server |
+//! | [`stop`] | a run stopped early: by which signal, what to cancel |
+//! | [`signals`] | SIGINT/SIGTERM through the hub loop (signal-hook's self-pipe) |
 //! | [`report`] | per-file progress bars on a terminal, the tutorials' plain lines otherwise |
 //!
 //! ```no_run
@@ -32,13 +41,22 @@
 //! ```
 
 pub mod args;
+pub mod auth;
 pub mod client;
 pub mod error;
 pub mod greenlet;
+pub mod hosts;
 pub mod http;
 pub mod naming;
+pub mod pin;
+pub mod proxy;
+pub mod ranges;
 pub mod report;
+pub mod retry;
+pub mod segmented;
 pub mod server;
+pub mod signals;
+pub mod stop;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -46,9 +64,11 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use client::{Client, Connector, Fetched, Options, Progress, Sink, StdConnector, tls_config};
+pub use client::{
+    Client, Connector, Fetched, Options, Progress, RangeAsk, Sink, StdConnector, tls_config,
+};
 pub use error::{DownloadError, TimeoutPhase};
-pub use naming::{OutputDir, PartFile, file_name_for, sanitize_file_name};
+pub use naming::{OutputDir, PartFile, Partials, Placed, file_name_for, sanitize_file_name};
 
 /// Parses a URL given by the user, accepting only `http` and `https` with a host, so a bad
 /// line fails that URL alone with a clear reason.
@@ -71,6 +91,8 @@ pub fn parse_url(input: &str) -> Result<Url, DownloadError> {
 pub struct Saved {
     pub path: PathBuf,
     pub fetched: Fetched,
+    /// Whether the file got the name asked for, a new one, or replaced one.
+    pub placed: Placed,
 }
 
 /// Downloads `url` into a new file of `dir`, named by [`file_name_for`]. The body goes to a
@@ -95,9 +117,29 @@ pub fn download_named<C: Connector>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Saved, DownloadError> {
     let mut part = dir.create_named(name).map_err(DownloadError::File)?;
-    let fetched = client.get(url, &mut part, progress)?;
-    let path = part.commit().map_err(DownloadError::File)?;
-    Ok(Saved { path, fetched })
+    let fetched = match part.resume_point() {
+        None => client.get(url, &mut part, progress)?,
+        Some((start, if_range)) => {
+            let ask = RangeAsk {
+                start,
+                end: None,
+                if_range,
+            };
+            match client.get_range(url, &mut part, progress, Some(&ask)) {
+                // The kept part is longer than the file now is: start over.
+                Err(DownloadError::Status { code: 416, .. }) => {
+                    client.get(url, &mut part, progress)?
+                }
+                other => other?,
+            }
+        }
+    };
+    let (path, placed) = part.place().map_err(DownloadError::File)?;
+    Ok(Saved {
+        path,
+        fetched,
+        placed,
+    })
 }
 
 /// The tutorials' per-file line: `N bytes received from URL.`
@@ -115,6 +157,12 @@ pub fn failed_line(url: &str, error: &DownloadError) -> String {
 pub struct Summary {
     pub files: usize,
     pub failures: usize,
+    /// Files saved as `name-N` because their name was taken.
+    pub renamed: usize,
+    /// Files that replaced one of the same name (`--overwrite`).
+    pub replaced: usize,
+    /// URLs a signal stopped before they finished (not counted in `failures`).
+    pub interrupted: usize,
     pub bytes: u64,
     pub elapsed: Duration,
 }
@@ -126,7 +174,13 @@ impl Summary {
             Ok(saved) => {
                 self.files += 1;
                 self.bytes += saved.fetched.bytes;
+                match saved.placed {
+                    Placed::New => {}
+                    Placed::Renamed { .. } => self.renamed += 1,
+                    Placed::Replaced => self.replaced += 1,
+                }
             }
+            Err(DownloadError::Interrupted(_)) => self.interrupted += 1,
             Err(_) => self.failures += 1,
         }
     }
@@ -143,7 +197,8 @@ impl Summary {
 }
 
 impl fmt::Display for Summary {
-    /// `6 files, 37.6 MiB in 1.23 s (30.5 MiB/s), 0 failed`
+    /// `6 files, 37.6 MiB in 1.23 s (30.5 MiB/s), 0 failed`, then `, 2 saved under a new
+    /// name (name taken)` and `, 1 replaced` when any were.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -154,7 +209,17 @@ impl fmt::Display for Summary {
             self.elapsed.as_secs_f64(),
             human_bytes(self.throughput()),
             self.failures,
-        )
+        )?;
+        if self.renamed > 0 {
+            write!(f, ", {} saved under a new name (name taken)", self.renamed)?;
+        }
+        if self.replaced > 0 {
+            write!(f, ", {} replaced", self.replaced)?;
+        }
+        if self.interrupted > 0 {
+            write!(f, ", {} interrupted", self.interrupted)?;
+        }
+        Ok(())
     }
 }
 

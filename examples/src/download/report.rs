@@ -19,7 +19,9 @@ use std::io::{self, IsTerminal, Write};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{DownloadError, Progress, Saved, Summary, failed_line, received_line};
+use super::{
+    DownloadError, Partials, Placed, Progress, Saved, Summary, failed_line, received_line,
+};
 
 /// Receives the life of each download. `index` is the URL's position in the list given to
 /// the scheduler; calls for one index come in order (`started`, `progress`…, `finished`).
@@ -113,6 +115,24 @@ impl Report {
         }
     }
 
+    /// What happened to the run's partial files, if anything: kept for `--continue`, or
+    /// removed.
+    pub fn partials(&self, partials: &Partials) {
+        for (path, bytes) in &partials.kept {
+            self.line(&format!(
+                "kept partial file {} ({bytes} bytes): run again with --continue to resume",
+                path.display()
+            ));
+        }
+        if partials.removed > 0 {
+            self.line(&format!(
+                "removed {} partial file{} (use --continue to keep them)",
+                partials.removed,
+                if partials.removed == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
     /// The closing summary line.
     pub fn summary(&self, summary: &Summary) {
         if let Some(bars) = &self.bars {
@@ -155,6 +175,12 @@ impl Observer for Report {
                 }
             }
             bar.reset();
+        } else if let Some(total) = progress.total
+            && bar.length() != Some(total)
+        {
+            // A resumed or segmented body starts past 0: its size comes with it.
+            bar.set_style(bars.known.clone());
+            bar.set_length(total);
         }
         bar.set_position(progress.received);
     }
@@ -167,9 +193,31 @@ impl Observer for Report {
             bars.multi.remove(&bar);
         }
         match result {
-            Ok(saved) => self.line(&received_line(saved.fetched.bytes, url)),
+            Ok(saved) => {
+                self.line(&received_line(saved.fetched.bytes, url));
+                if saved.fetched.offset > 0 {
+                    self.line(&format!(
+                        "  resumed at byte {} of a kept partial file",
+                        saved.fetched.offset
+                    ));
+                }
+                if let Some(note) = placed_line(saved) {
+                    self.line(&note);
+                }
+            }
             Err(e) => self.error_line(&failed_line(url, e)),
         }
+    }
+}
+
+/// The line saying a file did not simply take its name: `  saved as clip-1.mp4
+/// (clip.mp4 was taken)` or `  replaced clip.mp4`.
+pub fn placed_line(saved: &Saved) -> Option<String> {
+    let name = saved.path.file_name()?.to_string_lossy();
+    match &saved.placed {
+        Placed::New => None,
+        Placed::Renamed { wanted } => Some(format!("  saved as {name} ({wanted} was taken)")),
+        Placed::Replaced => Some(format!("  replaced {name}")),
     }
 }
 
