@@ -28,6 +28,8 @@ pub(crate) struct Task {
     /// Set by `kill` before the task first ran: it never will.
     kill_requested: Cell<bool>,
     done: Cell<bool>,
+    /// The task that spawned it (none for the root, or when the hub spawned it).
+    pub(crate) spawned_by: Cell<Weak<Task>>,
     /// Where the hub's task list keeps it (see `Hub::register`).
     pub(crate) index: Cell<u32>,
     /// Who to tell when it finishes, in order (gevent's links; a join is one too).
@@ -97,6 +99,7 @@ impl Task {
             pending_timeout: Cell::new(None),
             kill_requested: Cell::new(false),
             done: Cell::new(false),
+            spawned_by: Cell::new(Weak::new()),
             index: Cell::new(u32::MAX),
             on_done: Cell::new(OnDoneList::Empty),
             span: (!span.is_disabled()).then(|| Box::new(span)),
@@ -288,6 +291,8 @@ impl Builder {
         let outcome = Rc::new(Outcome {
             task: Cell::new(Weak::new()),
             result: RefCell::new(None),
+            observed: Cell::new(false),
+            unreported: Cell::new(None),
         });
         let finisher = Finisher {
             outcome: outcome.clone(),
@@ -299,12 +304,16 @@ impl Builder {
                 Err(p) if p.is::<GreenletExit>() => Err(Error::Killed),
                 Err(p) => Err(Error::Panicked(p)),
             };
-            finisher.finish(result);
+            let failure = crate::report::describe(&result);
+            finisher.finish(result, failure);
             Value::none()
         });
         let id = hub.new_task_id();
         let span = tracing::info_span!("greenlet", id, name = greenlet.name());
         let task = Task::new(greenlet, span);
+        if let Some(parent) = hub.current.borrow().as_ref() {
+            task.spawned_by.set(Rc::downgrade(parent));
+        }
         hub.register(&task);
         outcome.task.set(Rc::downgrade(&task));
         hub.live_tasks.set(hub.live_tasks.get() + 1);
@@ -321,6 +330,26 @@ struct Outcome<T> {
     /// Set once the task exists; taken when the result is stored.
     task: Cell<Weak<Task>>,
     result: RefCell<Option<Result<T, Error>>>,
+    /// Someone joined, waited for or linked to it: a failure is theirs to see.
+    observed: Cell<bool>,
+    /// The report of a failure, sent when the outcome is dropped unobserved.
+    unreported: Cell<Option<(Option<Box<str>>, Box<str>)>>,
+}
+
+impl<T> Outcome<T> {
+    fn observe(&self) {
+        self.observed.set(true);
+    }
+}
+
+impl<T> Drop for Outcome<T> {
+    fn drop(&mut self) {
+        if let Some((name, error)) = self.unreported.take()
+            && !self.observed.get()
+        {
+            crate::report::emit(name.as_deref(), &error);
+        }
+    }
 }
 
 /// Stores a task's result and wakes its joiners. Dropped without finishing (the task
@@ -330,8 +359,12 @@ struct Finisher<T> {
 }
 
 impl<T> Finisher<T> {
-    fn finish(&self, result: Result<T, Error>) {
+    fn finish(&self, result: Result<T, Error>, failure: Option<String>) {
         let task = self.outcome.task.replace(Weak::new()).upgrade();
+        if let Some(error) = failure {
+            let name = task.as_ref().and_then(|t| t.name()).map(Box::from);
+            self.outcome.unreported.set(Some((name, error.into())));
+        }
         if let Err(Error::Panicked(p)) = &result {
             tracing::error!(
                 "<Greenlet {}> failed with {}",
@@ -349,7 +382,7 @@ impl<T> Finisher<T> {
 impl<T> Drop for Finisher<T> {
     fn drop(&mut self) {
         if self.outcome.result.borrow().is_none() {
-            self.finish(Err(Error::Killed));
+            self.finish(Err(Error::Killed), None);
         }
     }
 }
@@ -380,6 +413,7 @@ impl<T> JoinHandle<T> {
     /// [`Error::Panicked`] (with the payload), [`Error::Killed`],
     /// [`Error::WouldBlockForever`]. A result already taken is [`Error::Taken`].
     pub fn join(&self) -> Result<T, Error> {
+        self.slot.observe();
         self.task.wait_done(None)?;
         self.take_result().unwrap_or(Err(Error::Taken))
     }
@@ -387,6 +421,7 @@ impl<T> JoinHandle<T> {
     /// Like [`join`](Self::join), giving up with [`Error::Timeout`] after `timeout`
     /// (the greenlet keeps running).
     pub fn join_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        self.slot.observe();
         self.task.wait_done(Some(timeout))?;
         self.take_result().unwrap_or(Err(Error::Taken))
     }
@@ -394,6 +429,7 @@ impl<T> JoinHandle<T> {
     /// Waits until the greenlet has finished without taking its result (gevent's
     /// `join(timeout)`).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.slot.observe();
         self.task.wait_done(timeout)
     }
 
@@ -409,6 +445,7 @@ impl<T> JoinHandle<T> {
 
     /// Takes the result if it has finished and the result is still there.
     pub fn take_result(&self) -> Option<Result<T, Error>> {
+        self.slot.observe();
         self.slot.result.borrow_mut().take()
     }
 
@@ -446,6 +483,13 @@ impl<T> JoinHandle<T> {
     /// Runs `f` on the hub once the greenlet has finished (gevent's `link`). It must not
     /// block. Linking a finished greenlet schedules `f` at once.
     pub fn link(&self, f: impl FnOnce() + 'static) {
+        self.slot.observe();
+        self.link_quietly(f);
+    }
+
+    /// [`link`](Self::link) for the crate's own bookkeeping (a group's membership),
+    /// which must not count as someone looking at the result.
+    pub(crate) fn link_quietly(&self, f: impl FnOnce() + 'static) {
         if self.task.done.get() {
             Hub::current().schedule(Ready::Call(Box::new(f)));
         } else {
@@ -481,7 +525,13 @@ pub fn joinall<'a, T: 'a>(
     timeout: Option<Duration>,
     count: Option<usize>,
 ) -> Result<Vec<usize>, Error> {
-    let tasks: Vec<&Rc<Task>> = handles.into_iter().map(|h| h.task()).collect();
+    let tasks: Vec<&Rc<Task>> = handles
+        .into_iter()
+        .map(|h| {
+            h.slot.observe();
+            h.task()
+        })
+        .collect();
     let wanted = count.unwrap_or(tasks.len()).min(tasks.len());
     let deadline = timeout.map(crate::timer::deadline_after);
     loop {
