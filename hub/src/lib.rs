@@ -95,7 +95,7 @@ pub use io::{Direction, Registration};
 pub use multicore::{HubHandle, Receiver, Sender, channel, cores, run_hubs, run_hubs_with};
 pub use pool::{Group, Imap, ImapUnordered, Pool};
 pub use remote::Remote;
-pub use report::{FailureReports, failure_reports, set_failure_reports};
+pub use report::{FailureReports, failure_reports, report_error, set_failure_reports};
 pub use run_info::{print_run_info, run_info};
 pub use sync::{
     AsyncResult, BoundedSemaphore, Channel, Event, Lock, LockGuard, PutError, Queue, QueueError,

@@ -77,6 +77,16 @@ fn returned_error(value: &dyn Any) -> Option<String> {
         .flatten()
 }
 
+/// Reports a failure no caller can see (a server's accept error), from `source`,
+/// where [`failure_reports`] says.
+pub fn report_error(source: &str, message: &str) {
+    match failure_reports() {
+        FailureReports::Stderr => eprintln!("{source}: {message}"),
+        FailureReports::Tracing => tracing::error!(source, "{message}"),
+        FailureReports::Off => {}
+    }
+}
+
 /// Sends one report where [`failure_reports`] says.
 pub(crate) fn emit(name: Option<&str>, error: &str) {
     let name = name.unwrap_or("<unnamed>");
