@@ -57,10 +57,19 @@
 //! | `map`, `imap`, `imap_unordered`     | [`Pool::map`], [`Pool::imap`] ([`Imap`]), [`Pool::imap_unordered`] ([`ImapUnordered`]); same on [`Group`] |
 //! | `gevent.threadpool.ThreadPool`      | [`ThreadPool`]                              |
 //! | `get_hub().threadpool.apply(f)`     | [`spawn_blocking`], [`Hub::threadpool`]     |
+//! | `gevent.signal_handler(sig, f)`     | [`signal::signal_handler`] (a greenlet per delivery; dropping the handle cancels) |
+//! | waiting for a signal in a greenlet  | [`signal::Signals`] (`wait`, `wait_timeout`, `try_next`) |
+//! | `gevent.util.print_run_info()`      | [`print_run_info`], [`run_info`] (greenlets only: name, state, wait, spawner; no stack traces of suspended greenlets, which Rust cannot walk) |
+//! | tracebacks printed by `hub.handle_error` | failures nobody joins, on stderr: [`set_failure_reports`], [`FailureReports`]; [`report_error`] |
 //!
 //! # Rules
 //! - Spawned greenlets start at the hub's next turn, in spawn order. A panic inside one
-//!   never reaches the hub: it is logged through `tracing` and `join` returns it.
+//!   never reaches the hub: it is logged through `tracing` and `join` returns it. A
+//!   greenlet that fails (panics, or returns an `Err`) and is never joined, waited for
+//!   or linked is reported once on stderr with its name and error, as gevent prints a
+//!   traceback (see [`set_failure_reports`] to turn that off or route it to `tracing`).
+//! - Signals are delivered through the loop ([`signal`]); nothing is installed until a
+//!   program asks for a signal.
 //! - A greenlet that is killed unwinds from the wait it is in with `GreenletExit`, so
 //!   its destructors run; waits never leave registrations or stale wake-ups behind.
 //! - When a wait of the thread's root greenlet could never end (nothing ready, no

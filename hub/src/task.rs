@@ -333,8 +333,11 @@ struct Outcome<T> {
     /// Someone joined, waited for or linked to it: a failure is theirs to see.
     observed: Cell<bool>,
     /// The report of a failure, sent when the outcome is dropped unobserved.
-    unreported: Cell<Option<(Option<Box<str>>, Box<str>)>>,
+    unreported: Cell<Option<Failure>>,
 }
+
+/// A failed greenlet's name and error, kept for its report.
+type Failure = (Option<Box<str>>, Box<str>);
 
 impl<T> Outcome<T> {
     fn observe(&self) {
