@@ -25,6 +25,23 @@
 //!
 //! For many cores, [`serve_on_hubs`] runs one hub per thread, each with its own
 //! `SO_REUSEPORT` listener on the same address.
+//!
+//! # From gevent.server
+//!
+//! | gevent                                   | monkey::server                              |
+//! |------------------------------------------|---------------------------------------------|
+//! | `StreamServer(addr, handle)`             | [`StreamServer::bind`]                      |
+//! | `StreamServer(listener, handle)`         | [`StreamServer::new`]                       |
+//! | `spawn=Pool(n)`                          | [`StreamServer::max_connections`]           |
+//! | `start()`, `serve_forever()`, `started`  | [`StreamServer::start`], [`StreamServer::serve_forever`], [`StreamServer::is_serving`] |
+//! | `stop(timeout)`, `stop_timeout`          | [`StreamServer::stop`], [`DEFAULT_STOP_TIMEOUT`] |
+//! | `min_delay`, `max_delay` (accept back-off) | fixed: 10 ms doubling to 1 s              |
+//! | `DatagramServer(addr, handle)`           | [`DatagramServer::bind`]; the handler gets the socket to answer with |
+//! | `reuse_port`, one process per core       | [`serve_on_hubs`] (one hub per thread)      |
+//!
+//! Not here: the `ssl` keyword arguments (wrap the stream in the handler instead),
+//! `backlog` (bind the listener yourself and pass it to [`StreamServer::new`]), and
+//! `gevent.pywsgi` (there is no WSGI).
 
 mod datagram;
 mod service;
