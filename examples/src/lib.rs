@@ -2,5 +2,7 @@
 
 pub mod download;
 pub mod http;
+pub mod http_server;
 pub mod logging;
-pub mod stream_server;
+pub mod read_buffer;
+pub mod serve;

@@ -37,6 +37,7 @@ pub enum Direction {
 }
 
 struct Entry {
+    fd: RawFd,
     reader: Option<Waiter>,
     writer: Option<Waiter>,
     /// Per direction (read, write): no `clear_ready` since the last event. A new
@@ -48,9 +49,10 @@ struct Entry {
     closed: [bool; 2],
 }
 
-impl Default for Entry {
-    fn default() -> Entry {
+impl Entry {
+    fn new(fd: RawFd) -> Entry {
         Entry {
+            fd,
             reader: None,
             writer: None,
             may_be_ready: [true; 2],
@@ -95,15 +97,34 @@ impl IoTable {
         self.entries.borrow().len() - self.free.borrow().len()
     }
 
-    fn insert(&self) -> usize {
+    /// Every greenlet waiting for an fd: the waiter, the fd, the direction (for
+    /// [`crate::run_info`]).
+    pub(crate) fn waits(&self) -> Vec<(Waiter, RawFd, Direction)> {
+        let entries = self.entries.borrow();
+        let mut waits = Vec::new();
+        for entry in entries.iter().flatten() {
+            let slots = [
+                (&entry.reader, Direction::Read),
+                (&entry.writer, Direction::Write),
+            ];
+            for (slot, direction) in slots {
+                if let Some(w) = slot.as_ref().filter(|w| !w.is_stale()) {
+                    waits.push((w.clone(), entry.fd, direction));
+                }
+            }
+        }
+        waits
+    }
+
+    fn insert(&self, fd: RawFd) -> usize {
         let mut entries = self.entries.borrow_mut();
         match self.free.borrow_mut().pop() {
             Some(i) => {
-                entries[i] = Some(Entry::default());
+                entries[i] = Some(Entry::new(fd));
                 i
             }
             None => {
-                entries.push(Some(Entry::default()));
+                entries.push(Some(Entry::new(fd)));
                 entries.len() - 1
             }
         }
@@ -179,7 +200,7 @@ impl Registration {
     /// Registers `fd` (which should be in non-blocking mode) for both directions.
     pub fn new(fd: RawFd) -> io::Result<Registration> {
         let hub = Hub::current_or_gone()?;
-        let token = hub.io.insert();
+        let token = hub.io.insert(fd);
         let registered = hub.poll.borrow().registry().register(
             &mut SourceFd(&fd),
             Token(token),

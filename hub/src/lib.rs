@@ -80,13 +80,15 @@
 //! | `get_hub().threadpool.apply(f)`     | [`spawn_blocking`], [`Hub::threadpool`]     |
 //! | `gevent.local.local` (subclassed)   | [`local!`] declares a [`LocalKey`]: one value per greenlet, made on first access, dropped when it ends |
 //! | `local` attributes added at will    | none: Rust has no dynamic attributes; declare one typed key per value |
+//! | `gevent.signal_handler(sig, f)`     | [`signal::signal_handler`] (a greenlet per delivery; dropping the handle cancels) |
+//! | waiting for a signal in a greenlet  | [`signal::Signals`] (`wait`, `wait_timeout`, `try_next`) |
+//! | `gevent.util.print_run_info()`      | [`print_run_info`], [`run_info`] (greenlets only: name, state, wait, spawner; no stack traces of suspended greenlets, which Rust cannot walk) |
+//! | tracebacks printed by `hub.handle_error` | failures nobody joins, on stderr: [`set_failure_reports`], [`FailureReports`]; [`report_error`] |
 //!
 //! ## What gevent has and hub does not
 //!
 //! | gevent                              | here, and why                               |
 //! |-------------------------------------|---------------------------------------------|
-//! | `gevent.signal_handler`             | `hub::signal`, its own addition             |
-//! | `gevent.util.print_run_info`        | its own addition (`hub::print_run_info`); meanwhile [`Hub::live_tasks`], [`Hub::pending_timers`] |
 //! | `gevent.wait()` with no objects (run the loop until idle) | not offered: wait on the handles ([`joinall`], [`Group::join`]); an idle loop is [`Error::WouldBlockForever`] |
 //! | `Timeout(seconds, exception)`, `with_timeout(..., timeout_value=)` | errors are typed: a wait gives [`Error::Timeout`], [`Timeout::interrupted`] says whose |
 //! | `Event.rawlink`, `AsyncResult.rawlink` | not offered: callbacks on the hub are [`JoinHandle::link`]s; wait on several things with [`iwait`] |
@@ -101,7 +103,12 @@
 //!
 //! # Rules
 //! - Spawned greenlets start at the hub's next turn, in spawn order. A panic inside one
-//!   never reaches the hub: it is logged through `tracing` and `join` returns it.
+//!   never reaches the hub: it is logged through `tracing` and `join` returns it. A
+//!   greenlet that fails (panics, or returns an `Err`) and is never joined, waited for
+//!   or linked is reported once on stderr with its name and error, as gevent prints a
+//!   traceback (see [`set_failure_reports`] to turn that off or route it to `tracing`).
+//! - Signals are delivered through the loop ([`signal`]); nothing is installed until a
+//!   program asks for a signal.
 //! - A greenlet that is killed unwinds from the wait it is in with `GreenletExit`, so
 //!   its destructors run; waits never leave registrations or stale wake-ups behind.
 //! - When a wait of the thread's root greenlet could never end (nothing ready, no
@@ -123,6 +130,9 @@ mod local;
 mod multicore;
 mod pool;
 mod remote;
+mod report;
+mod run_info;
+pub mod signal;
 mod sync;
 mod task;
 mod threadpool;
@@ -138,6 +148,8 @@ pub use local::{LocalAccessError, LocalKey};
 pub use multicore::{HubHandle, Receiver, Sender, channel, cores, run_hubs, run_hubs_with};
 pub use pool::{Group, Imap, ImapUnordered, Pool};
 pub use remote::Remote;
+pub use report::{FailureReports, failure_reports, report_error, set_failure_reports};
+pub use run_info::{print_run_info, run_info};
 pub use sync::{
     AsyncResult, BoundedSemaphore, Channel, Event, Lock, LockGuard, PutError, Queue, QueueError,
     ReleaseError, Semaphore, SemaphoreGuard,

@@ -113,7 +113,7 @@ impl Group {
             return; // already a member, already linked
         }
         let group = Rc::downgrade(&self.inner);
-        handle.link(move || {
+        handle.link_quietly(move || {
             if let Some(inner) = group.upgrade() {
                 GroupInner::remove(&inner, k);
             }
@@ -370,7 +370,7 @@ impl Pool {
         self.slots.acquire(None)?;
         self.group.add(handle);
         let slot = Slot(self.slots.clone());
-        handle.link(move || drop(slot));
+        handle.link_quietly(move || drop(slot));
         Ok(())
     }
 

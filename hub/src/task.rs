@@ -35,6 +35,8 @@ pub(crate) struct Task {
     /// Set by `kill` before the task first ran: it never will.
     kill_requested: Cell<bool>,
     done: Cell<bool>,
+    /// The task that spawned it (none for the root, or when the hub spawned it).
+    pub(crate) spawned_by: Cell<Weak<Task>>,
     /// Where the hub's task list keeps it (see `Hub::register`).
     pub(crate) index: Cell<u32>,
     /// Who to tell when it finishes, in order (gevent's links; a join is one too).
@@ -150,6 +152,7 @@ impl Task {
             parked_in: Cell::new(None),
             kill_requested: Cell::new(false),
             done: Cell::new(false),
+            spawned_by: Cell::new(Weak::new()),
             index: Cell::new(u32::MAX),
             on_done: Cell::new(OnDoneList::Empty),
             span: (!span.is_disabled()).then(|| Box::new(span)),
@@ -352,6 +355,8 @@ impl Builder {
             task: Cell::new(Weak::new()),
             result: RefCell::new(None),
             result_links: Cell::new(0),
+            observed: Cell::new(false),
+            unreported: Cell::new(None),
         });
         let finisher = Finisher {
             outcome: outcome.clone(),
@@ -363,7 +368,8 @@ impl Builder {
                 Err(p) if p.is::<GreenletExit>() => Err(Error::Killed),
                 Err(p) => Err(Error::Panicked(p)),
             };
-            finisher.finish(result);
+            let failure = crate::report::describe(&result);
+            finisher.finish(result, failure);
             // Back to the hub: no task runs there (see `Waiter::park`).
             Hub::with_current(|hub| hub.current.replace(None));
             Value::none()
@@ -371,6 +377,9 @@ impl Builder {
         let id = hub.new_task_id();
         let span = tracing::info_span!("greenlet", id, name = greenlet.name());
         let task = Task::new(greenlet, span);
+        if let Some(parent) = hub.current.borrow().as_ref() {
+            task.spawned_by.set(Rc::downgrade(parent));
+        }
         hub.register(&task);
         outcome.task.set(Rc::downgrade(&task));
         hub.live_tasks.set(hub.live_tasks.get() + 1);
@@ -390,6 +399,29 @@ struct Outcome<T> {
     /// `link_result` callbacks not yet run or dropped: a `join` lets them see the
     /// result before it takes it.
     result_links: Cell<u32>,
+    /// Someone joined, waited for or linked to it: a failure is theirs to see.
+    observed: Cell<bool>,
+    /// The report of a failure, sent when the outcome is dropped unobserved.
+    unreported: Cell<Option<Failure>>,
+}
+
+/// A failed greenlet's name and error, kept for its report.
+type Failure = (Option<Box<str>>, Box<str>);
+
+impl<T> Outcome<T> {
+    fn observe(&self) {
+        self.observed.set(true);
+    }
+}
+
+impl<T> Drop for Outcome<T> {
+    fn drop(&mut self) {
+        if let Some((name, error)) = self.unreported.take()
+            && !self.observed.get()
+        {
+            crate::report::emit(name.as_deref(), &error);
+        }
+    }
 }
 
 /// Counts a `link_result` callback while it exists (run, unlinked or dropped).
@@ -415,8 +447,12 @@ struct Finisher<T> {
 }
 
 impl<T> Finisher<T> {
-    fn finish(&self, result: Result<T, Error>) {
+    fn finish(&self, result: Result<T, Error>, failure: Option<String>) {
         let task = self.outcome.task.replace(Weak::new()).upgrade();
+        if let Some(error) = failure {
+            let name = task.as_ref().and_then(|t| t.name()).map(Box::from);
+            self.outcome.unreported.set(Some((name, error.into())));
+        }
         if let Err(Error::Panicked(p)) = &result {
             tracing::error!(
                 "<Greenlet {}> failed with {}",
@@ -435,7 +471,7 @@ impl<T> Finisher<T> {
 impl<T> Drop for Finisher<T> {
     fn drop(&mut self) {
         if self.outcome.result.borrow().is_none() {
-            self.finish(Err(Error::Killed));
+            self.finish(Err(Error::Killed), None);
         }
     }
 }
@@ -466,6 +502,7 @@ impl<T> JoinHandle<T> {
     /// [`Error::Panicked`] (with the payload), [`Error::Killed`],
     /// [`Error::WouldBlockForever`]. A result already taken is [`Error::Taken`].
     pub fn join(&self) -> Result<T, Error> {
+        self.slot.observe();
         self.task.wait_done(None)?;
         self.wait_result_links()?;
         self.take_result().unwrap_or(Err(Error::Taken))
@@ -474,6 +511,7 @@ impl<T> JoinHandle<T> {
     /// Like [`join`](Self::join), giving up with [`Error::Timeout`] after `timeout`
     /// (the greenlet keeps running).
     pub fn join_timeout(&self, timeout: Duration) -> Result<T, Error> {
+        self.slot.observe();
         self.task.wait_done(Some(timeout))?;
         self.wait_result_links()?;
         self.take_result().unwrap_or(Err(Error::Taken))
@@ -495,6 +533,7 @@ impl<T> JoinHandle<T> {
     /// Waits until the greenlet has finished without taking its result (gevent's
     /// `join(timeout)`).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.slot.observe();
         self.task.wait_done(timeout)
     }
 
@@ -510,6 +549,7 @@ impl<T> JoinHandle<T> {
 
     /// Takes the result if it has finished and the result is still there.
     pub fn take_result(&self) -> Option<Result<T, Error>> {
+        self.slot.observe();
         self.slot.result.borrow_mut().take()
     }
 
@@ -580,6 +620,13 @@ impl<T> JoinHandle<T> {
     /// block. Linking a finished greenlet schedules `f` at once (and it can no longer
     /// be unlinked). Links run before the greenlet's joiners resume.
     pub fn link(&self, f: impl FnOnce() + 'static) -> LinkId {
+        self.slot.observe();
+        self.link_quietly(f)
+    }
+
+    /// [`link`](Self::link) for the crate's own bookkeeping (a group's membership),
+    /// which must not count as someone looking at the result.
+    pub(crate) fn link_quietly(&self, f: impl FnOnce() + 'static) -> LinkId {
         let link = new_link(f);
         let id = link.id();
         if self.task.done.get() {
@@ -706,7 +753,13 @@ pub fn joinall<'a, T: 'a>(
     timeout: Option<Duration>,
     count: Option<usize>,
 ) -> Result<Vec<usize>, Error> {
-    let tasks: Vec<&Rc<Task>> = handles.into_iter().map(|h| h.task()).collect();
+    let tasks: Vec<&Rc<Task>> = handles
+        .into_iter()
+        .map(|h| {
+            h.slot.observe();
+            h.task()
+        })
+        .collect();
     let wanted = count.unwrap_or(tasks.len()).min(tasks.len());
     let deadline = timeout.map(crate::timer::deadline_after);
     loop {

@@ -61,6 +61,11 @@ impl Timers {
         Some(entry.remove())
     }
 
+    /// Every armed timer, earliest first (for [`crate::run_info`]).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Instant, &TimerAction)> {
+        self.armed.iter().map(|((at, _), action)| (*at, action))
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.armed.len()
     }

@@ -57,6 +57,11 @@ impl Waiter {
         true
     }
 
+    /// The task whose wait this is (for [`crate::run_info`]).
+    pub(crate) fn task(&self) -> &Rc<Task> {
+        &self.task
+    }
+
     /// True once the wait is over: waking it would do nothing.
     pub fn is_stale(&self) -> bool {
         self.task.generation.get() != self.generation || self.task.woken.get().is_some()

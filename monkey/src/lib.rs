@@ -94,10 +94,15 @@
 //! webpki roots.
 //! | a socket timeout             | `set_read_timeout` → `WouldBlock`| `socket.settimeout` → `socket.timeout`       |
 //! | —                            | [`hub::Timeout`] → `TimedOut`    | `gevent.Timeout`                             |
+//! | —                            | [`server::StreamServer`] (`start`, `serve_forever`, `stop(timeout)`, `max_connections`) | `gevent.server.StreamServer` (`spawn=Pool(n)` → `max_connections`) |
+//! | —                            | [`server::DatagramServer`]       | `gevent.server.DatagramServer`               |
+//! | —                            | [`server::serve_on_hubs`]        | (none: gevent runs one process per core)     |
+//! | —                            | [`server::StreamServer::stop_on_signals`] | `gevent.signal_handler(SIGTERM, server.stop)` |
 
 pub mod net;
 pub mod process;
 pub mod select;
+pub mod server;
 pub mod thread;
 pub mod time;
 #[cfg(feature = "tls")]
