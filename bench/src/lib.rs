@@ -17,6 +17,7 @@
 //!
 //! Figures are recorded in `docs/BENCHMARKS.md`; timings are never asserted.
 
+pub mod float_state;
 pub mod hub_sync;
 pub mod hub_tasks;
 pub mod memory;
@@ -95,14 +96,37 @@ pub mod resume {
         }
     }
 
+    /// [`raw_counter`] with one inexact float addition before each jump back
+    /// (see [`crate::float_state`]).
+    extern "C" fn raw_counter_float(mut t: context::Transfer) -> ! {
+        let mut i = 0usize;
+        loop {
+            crate::float_state::float_work(true);
+            // SAFETY: as in `raw_counter`.
+            t = unsafe { t.context.resume(i) };
+            i = i.wrapping_add(1);
+        }
+    }
+
     impl RawContext {
         /// A suspended counter context, not started yet.
         pub fn new() -> RawContext {
+            RawContext::with_float_work(false)
+        }
+
+        /// A suspended counter context that does one inexact float operation per
+        /// round trip when `float_work` is set.
+        pub fn with_float_work(float_work: bool) -> RawContext {
             let stack =
                 context::stack::ProtectedFixedSizeStack::new(STACK_SIZE).expect("context stack");
+            let entry = if float_work {
+                raw_counter_float
+            } else {
+                raw_counter
+            };
             // SAFETY: `stack` is owned by the returned value and outlives the context
             // (see the field order); nothing else runs on it.
-            let context = unsafe { context::Context::new(&stack, raw_counter) };
+            let context = unsafe { context::Context::new(&stack, entry) };
             RawContext {
                 context: Some(context),
                 _stack: stack,
