@@ -76,7 +76,7 @@ fn float_state(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
 
     for side in Side::ALL {
-        let mut g = float_state::gen_core_counter(side);
+        let mut g = float_state::gen_core_counter();
         group.bench_function(
             format!("gen-core Generator::next, float: {}", side.label()),
             |b| {
@@ -90,14 +90,14 @@ fn float_state(c: &mut Criterion) {
         );
     }
     for side in Side::ALL {
-        let pp = float_state::PingPong::new(side);
+        let pp = float_state::PingPong::new();
         group.bench_function(
             format!("greenlet switch A->B->A, float: {}", side.label()),
             |b| {
                 b.iter_custom(|n| {
                     float_state::clear_status_flags();
                     let start = Instant::now();
-                    pp.run(n);
+                    pp.run(side, n);
                     start.elapsed()
                 })
             },

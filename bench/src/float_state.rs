@@ -1,21 +1,22 @@
-//! Floating-point state at switch points (issue #18): the same round trips with an
+//! Floating-point state at switch points (issue #18): the same round trips after an
 //! inexact float operation on the root side only, the coroutine side only, both, or
 //! neither.
 //!
 //! An inexact operation (any `a as f64 / b as f64` that rounds) sets a sticky status
 //! flag in MXCSR. A jump that saves MXCSR per coroutine and reloads the target's then
-//! loads a *different* value whenever one side has the flag and the other has not, and
-//! that load serialises the CPU. The rows show whether a build pays for it.
+//! loads a *different* value on every switch once one side has the flag and the other
+//! has not, and that load serialises the CPU. The rows show whether a build pays for
+//! it. What is measured is the state, not the float work: each timed run starts with
+//! the flags cleared ([`clear_status_flags`]), then [`start_run`] does one inexact
+//! operation on the root side and asks the coroutine side for one, which it does at its
+//! next resume. Every coroutine checks for that request on every resume, in all four
+//! cases, so the cases run the same code.
 //!
-//! - generator, greenlet, bare `context`, corosensei: the root does one float addition
-//!   per round trip before resuming, the coroutine one per round trip before yielding;
-//! - hub `sleep(0)` round robin: the tasks do one per `sleep(0)`; the root (the greenlet
-//!   that spawns and joins them) does one right before spawning, so it, and whatever
-//!   it creates, starts with the flag set, as a program that formatted a float at start
-//!   up does. The hub greenlet itself does no float work.
-//!
-//! Every timed run starts with the status flags cleared ([`clear_status_flags`]).
+//! In the hub row the tasks are the coroutine side (each does one inexact operation
+//! when it starts); the root is the greenlet that spawns and joins them. The hub
+//! greenlet itself does no float work.
 
+use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -69,6 +70,27 @@ pub fn float_work(on: bool) {
     }
 }
 
+thread_local! {
+    /// Set by [`start_run`] when the coroutine side is to do its float operation.
+    static COROUTINE_REQUEST: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The start of a timed run for `side`: the root's float operation, and the request
+/// for the coroutine's.
+pub fn start_run(side: Side) {
+    float_work(side.root());
+    COROUTINE_REQUEST.set(side.coroutine());
+}
+
+/// Called by a coroutine at every resume: does the requested float operation once.
+#[inline(always)]
+pub fn on_resume() {
+    if COROUTINE_REQUEST.get() {
+        COROUTINE_REQUEST.set(false);
+        float_work(true);
+    }
+}
+
 /// Clears MXCSR's status flags on this thread, leaving its control bits as they are:
 /// every timed run starts from the same float state, whatever was computed before it
 /// (the tables themselves are computed with floats).
@@ -89,48 +111,44 @@ pub fn clear_status_flags() {
     }
 }
 
-/// gen-core: an infinite counter generator, adding in float work before each yield.
-pub fn gen_core_counter(side: Side) -> Generator<'static, u64> {
-    let work = side.coroutine();
+/// gen-core: an infinite counter generator that serves [`on_resume`].
+pub fn gen_core_counter() -> Generator<'static, u64> {
     Generator::new(move |y| {
         let mut i = 0u64;
         loop {
-            float_work(work);
+            on_resume();
             y.suspend(i);
             i = i.wrapping_add(1);
         }
     })
 }
 
-/// `n` round trips of [`gen_core_counter`], with the root's float work.
+/// A run of `n` round trips of [`gen_core_counter`] for `side`.
 pub fn gen_core_loop(g: &mut Generator<'static, u64>, side: Side, n: u64) {
-    let work = side.root();
+    start_run(side);
     for _ in 0..n {
-        float_work(work);
         black_box(g.next());
     }
 }
 
 /// corosensei (reference): the same counter.
-pub fn corosensei_counter(side: Side) -> Coroutine<(), u64, ()> {
-    let work = side.coroutine();
+pub fn corosensei_counter() -> Coroutine<(), u64, ()> {
     let stack = corosensei::stack::DefaultStack::new(gen_core::DEFAULT_STACK_SIZE)
         .expect("corosensei stack");
     Coroutine::with_stack(stack, move |y, ()| {
         let mut i = 0u64;
         loop {
-            float_work(work);
+            on_resume();
             y.suspend(i);
             i = i.wrapping_add(1);
         }
     })
 }
 
-/// `n` round trips of [`corosensei_counter`], with the root's float work.
+/// A run of `n` round trips of [`corosensei_counter`] for `side`.
 pub fn corosensei_loop(co: &mut Coroutine<(), u64, ()>, side: Side, n: u64) {
-    let work = side.root();
+    start_run(side);
     for _ in 0..n {
-        float_work(work);
         match co.resume(()) {
             CoroutineResult::Yield(v) => black_box(v),
             CoroutineResult::Return(()) => unreachable!("the counter never ends"),
@@ -138,63 +156,66 @@ pub fn corosensei_loop(co: &mut Coroutine<(), u64, ()>, side: Side, n: u64) {
     }
 }
 
-/// `n` round trips of the bare `context` ping-pong (the jump alone, no gen-core).
+/// A run of `n` round trips of the bare `context` ping-pong (the jump alone, no
+/// gen-core) for `side`.
 pub fn raw_context_loop(c: &mut crate::resume::RawContext, side: Side, n: u64) {
-    let work = side.root();
+    start_run(side);
     for _ in 0..n {
-        float_work(work);
         black_box(c.step());
     }
 }
 
-/// The bare `context` ping-pong for `side`.
-pub fn raw_context(side: Side) -> crate::resume::RawContext {
-    crate::resume::RawContext::with_float_work(side.coroutine())
+/// The bare `context` ping-pong, serving [`on_resume`].
+pub fn raw_context() -> crate::resume::RawContext {
+    crate::resume::RawContext::serving_float_requests()
 }
 
-/// Greenlet: a partner that switches straight back to the root, with float work.
+/// Greenlet: a partner that switches straight back to the root, serving
+/// [`on_resume`].
 pub struct PingPong {
     partner: Greenlet,
-    root_work: bool,
 }
 
 impl PingPong {
     /// Makes the partner on the current (root) greenlet and starts it once.
-    pub fn new(side: Side) -> PingPong {
+    pub fn new() -> PingPong {
         let root = getcurrent();
-        let work = side.coroutine();
         let partner = Greenlet::new(move |_| {
             loop {
-                float_work(work);
+                on_resume();
                 black_box(root.switch(()).expect("the root greenlet never dies"));
             }
         });
         black_box(partner.switch(()).expect("the partner starts"));
-        PingPong {
-            partner,
-            root_work: side.root(),
-        }
+        PingPong { partner }
     }
 
-    /// `n` round trips root -> partner -> root.
-    pub fn run(&self, n: u64) {
+    /// A run of `n` round trips root -> partner -> root for `side`.
+    pub fn run(&self, side: Side, n: u64) {
+        start_run(side);
         for _ in 0..n {
-            float_work(self.root_work);
             black_box(self.partner.switch(()).expect("the partner never finishes"));
         }
     }
 }
 
+impl Default for PingPong {
+    fn default() -> PingPong {
+        PingPong::new()
+    }
+}
+
 /// Hub: [`crate::hub_tasks::round_robin::TASKS`] greenlets each calling
-/// `hub::sleep(0)` `rounds` times, with float work as the module doc says.
+/// `hub::sleep(0)` `rounds` times, after the float operations of `side` (see the
+/// module doc).
 pub fn hub_round_robin(side: Side, rounds: u64) -> u64 {
     let work = side.coroutine();
     float_work(side.root());
     let handles: Vec<_> = (0..crate::hub_tasks::round_robin::TASKS)
         .map(|_| {
             hub::spawn(move || {
+                float_work(work);
                 for _ in 0..rounds {
-                    float_work(work);
                     hub::sleep(black_box(Duration::ZERO)).expect("sleep(0) returns");
                 }
                 rounds

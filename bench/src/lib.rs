@@ -96,12 +96,11 @@ pub mod resume {
         }
     }
 
-    /// [`raw_counter`] with one inexact float addition before each jump back
-    /// (see [`crate::float_state`]).
+    /// [`raw_counter`] serving [`crate::float_state::on_resume`] before each jump back.
     extern "C" fn raw_counter_float(mut t: context::Transfer) -> ! {
         let mut i = 0usize;
         loop {
-            crate::float_state::float_work(true);
+            crate::float_state::on_resume();
             // SAFETY: as in `raw_counter`.
             t = unsafe { t.context.resume(i) };
             i = i.wrapping_add(1);
@@ -111,19 +110,17 @@ pub mod resume {
     impl RawContext {
         /// A suspended counter context, not started yet.
         pub fn new() -> RawContext {
-            RawContext::with_float_work(false)
+            RawContext::with_entry(raw_counter)
         }
 
-        /// A suspended counter context that does one inexact float operation per
-        /// round trip when `float_work` is set.
-        pub fn with_float_work(float_work: bool) -> RawContext {
+        /// The same, serving [`crate::float_state::on_resume`].
+        pub fn serving_float_requests() -> RawContext {
+            RawContext::with_entry(raw_counter_float)
+        }
+
+        fn with_entry(entry: context::ContextFn) -> RawContext {
             let stack =
                 context::stack::ProtectedFixedSizeStack::new(STACK_SIZE).expect("context stack");
-            let entry = if float_work {
-                raw_counter_float
-            } else {
-                raw_counter
-            };
             // SAFETY: `stack` is owned by the returned value and outlives the context
             // (see the field order); nothing else runs on it.
             let context = unsafe { context::Context::new(&stack, entry) };

@@ -249,7 +249,7 @@ pub fn measure_float(plan: Plan) -> Vec<FloatRow> {
     let mut rows = Vec::new();
     let mut row = |workload, held, ns| rows.push(FloatRow { workload, ns, held });
 
-    let mut gens = Side::ALL.map(float_state::gen_core_counter);
+    let mut gens = Side::ALL.map(|_| float_state::gen_core_counter());
     row(
         "generator round trip (ns/op)",
         true,
@@ -258,11 +258,11 @@ pub fn measure_float(plan: Plan) -> Vec<FloatRow> {
         }),
     );
     drop(gens);
-    let pings = Side::ALL.map(float_state::PingPong::new);
+    let pings = Side::ALL.map(|_| float_state::PingPong::new());
     row(
         "greenlet switch A->B->A (ns/op)",
         true,
-        compare_sides(runs, ops, |i, n| pings[i].run(n)),
+        compare_sides(runs, ops, |i, n| pings[i].run(Side::ALL[i], n)),
     );
     drop(pings);
     let tasks = round_robin::TASKS;
@@ -273,7 +273,7 @@ pub fn measure_float(plan: Plan) -> Vec<FloatRow> {
             black_box(float_state::hub_round_robin(Side::ALL[i], n / tasks));
         }),
     );
-    let mut raws = Side::ALL.map(float_state::raw_context);
+    let mut raws = Side::ALL.map(|_| float_state::raw_context());
     row(
         "bare context jump round trip (ns/op)",
         false,
@@ -282,7 +282,7 @@ pub fn measure_float(plan: Plan) -> Vec<FloatRow> {
         }),
     );
     drop(raws);
-    let mut coros = Side::ALL.map(float_state::corosensei_counter);
+    let mut coros = Side::ALL.map(|_| float_state::corosensei_counter());
     row(
         "corosensei round trip (ns/op)",
         false,
