@@ -26,11 +26,20 @@ fn main() {
     for name in &variables {
         println!("cargo::rerun-if-env-changed={name}");
         let Ok(flags) = env::var(name) else { continue };
-        for flag in flags.split_ascii_whitespace() {
-            if defines_tsx(flag, "-D") {
-                fast = true;
-            } else if defines_tsx(flag, "-U") {
-                fast = false;
+        let mut flags = flags.split_ascii_whitespace();
+        while let Some(flag) = flags.next() {
+            // `-DNAME`, `-D NAME`, `-UNAME` or `-U NAME`.
+            let (define, operand) = match flag {
+                "-D" => (true, flags.next()),
+                "-U" => (false, flags.next()),
+                _ => match (flag.strip_prefix("-D"), flag.strip_prefix("-U")) {
+                    (Some(operand), _) => (true, Some(operand)),
+                    (_, Some(operand)) => (false, Some(operand)),
+                    _ => continue,
+                },
+            };
+            if operand.is_some_and(names_tsx) {
+                fast = define;
             }
         }
     }
@@ -39,9 +48,9 @@ fn main() {
     }
 }
 
-/// Whether `flag` is `{prefix}BOOST_USE_TSX`, with or without a value.
-fn defines_tsx(flag: &str, prefix: &str) -> bool {
-    flag.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix("BOOST_USE_TSX"))
+/// Whether a `-D`/`-U` operand names `BOOST_USE_TSX` (with or without a value).
+fn names_tsx(operand: &str) -> bool {
+    operand
+        .strip_prefix("BOOST_USE_TSX")
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
 }
