@@ -6,8 +6,9 @@
 //! --release -p bench --bin ratios coroutines` prints them.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use bench::float_state::{self, Side};
 use bench::{iterate, lifecycle, resume, switch};
 use criterion::{Criterion, Throughput};
 
@@ -67,6 +68,45 @@ fn greenlet_switch(c: &mut Criterion) {
     group.finish();
 }
 
+/// Float work on either side of the generator and greenlet round trips (see
+/// `bench::float_state`). Each sample starts with the float status flags cleared, since
+/// criterion computes its statistics with floats between samples.
+fn float_state(c: &mut Criterion) {
+    let mut group = c.benchmark_group("float_state_round_trip");
+    group.throughput(Throughput::Elements(1));
+
+    for side in Side::ALL {
+        let mut g = float_state::gen_core_counter();
+        group.bench_function(
+            format!("gen-core Generator::next, float: {}", side.label()),
+            |b| {
+                b.iter_custom(|n| {
+                    float_state::clear_status_flags();
+                    let start = Instant::now();
+                    float_state::gen_core_loop(&mut g, side, n);
+                    start.elapsed()
+                })
+            },
+        );
+    }
+    for side in Side::ALL {
+        let pp = float_state::PingPong::new();
+        group.bench_function(
+            format!("greenlet switch A->B->A, float: {}", side.label()),
+            |b| {
+                b.iter_custom(|n| {
+                    float_state::clear_status_flags();
+                    let start = Instant::now();
+                    pp.run(side, n);
+                    start.elapsed()
+                })
+            },
+        );
+    }
+
+    group.finish();
+}
+
 /// Group 2: iterating 10M items.
 fn iterate_10m(c: &mut Criterion) {
     let mut group = c.benchmark_group("iterate_10M");
@@ -122,6 +162,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     resume_round_trip(&mut c);
     greenlet_switch(&mut c);
+    float_state(&mut c);
     iterate_10m(&mut c);
     create_run_finish(&mut c);
     c.final_summary();

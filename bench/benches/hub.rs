@@ -9,6 +9,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use bench::float_state::{self, Side};
 use bench::hub_sync::{self, ITEMS, JOBS};
 use bench::hub_tasks::{self, round_robin, spawn_join, timers};
 use criterion::{Criterion, Throughput};
@@ -147,12 +148,35 @@ fn pool_map(c: &mut Criterion) {
     group.finish();
 }
 
+/// The round robin with float work on either side (see `bench::float_state`); each
+/// sample starts with the float status flags cleared.
+fn round_robin_float_state(c: &mut Criterion) {
+    const ROUNDS: u64 = 100;
+    let mut group = c.benchmark_group("sleep0_round_robin_1000_float_state");
+    group.throughput(Throughput::Elements(ROUNDS * round_robin::TASKS));
+    group.sample_size(20);
+    for side in Side::ALL {
+        group.bench_function(format!("hub sleep(0), float: {}", side.label()), |b| {
+            b.iter_custom(|n| {
+                float_state::clear_status_flags();
+                timed(n, |n| {
+                    for _ in 0..n {
+                        black_box(float_state::hub_round_robin(side, ROUNDS));
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 fn main() {
     hub_tasks::check();
     hub_sync::check();
     let mut c = Criterion::default().configure_from_args();
     spawn_join(&mut c);
     round_robin(&mut c);
+    round_robin_float_state(&mut c);
     timer_arm_cancel(&mut c);
     queue_handoff(&mut c);
     pool_map(&mut c);

@@ -17,6 +17,7 @@
 //!
 //! Figures are recorded in `docs/BENCHMARKS.md`; timings are never asserted.
 
+pub mod float_state;
 pub mod hub_sync;
 pub mod hub_tasks;
 pub mod memory;
@@ -95,14 +96,34 @@ pub mod resume {
         }
     }
 
+    /// [`raw_counter`] serving [`crate::float_state::on_resume`] before each jump back.
+    extern "C" fn raw_counter_float(mut t: context::Transfer) -> ! {
+        let mut i = 0usize;
+        loop {
+            crate::float_state::on_resume();
+            // SAFETY: as in `raw_counter`.
+            t = unsafe { t.context.resume(i) };
+            i = i.wrapping_add(1);
+        }
+    }
+
     impl RawContext {
         /// A suspended counter context, not started yet.
         pub fn new() -> RawContext {
+            RawContext::with_entry(raw_counter)
+        }
+
+        /// The same, serving [`crate::float_state::on_resume`].
+        pub fn serving_float_requests() -> RawContext {
+            RawContext::with_entry(raw_counter_float)
+        }
+
+        fn with_entry(entry: context::ContextFn) -> RawContext {
             let stack =
                 context::stack::ProtectedFixedSizeStack::new(STACK_SIZE).expect("context stack");
             // SAFETY: `stack` is owned by the returned value and outlives the context
             // (see the field order); nothing else runs on it.
-            let context = unsafe { context::Context::new(&stack, raw_counter) };
+            let context = unsafe { context::Context::new(&stack, entry) };
             RawContext {
                 context: Some(context),
                 _stack: stack,

@@ -9,8 +9,9 @@
 
 use std::fmt;
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use crate::float_state::{self, Side, clear_status_flags};
 use crate::hub_tasks::{self, round_robin, spawn_join, timers};
 use crate::{hub_sync, iterate, lifecycle, resume, switch};
 
@@ -99,6 +100,8 @@ pub struct Plan {
     pub handoff_items: u64,
     /// Jobs per run in the pool map group.
     pub map_jobs: u64,
+    /// Round trips per run and side in the float-state group.
+    pub float_ops: u64,
 }
 
 impl Default for Plan {
@@ -117,6 +120,8 @@ impl Default for Plan {
             timer_ops: 100_000,
             handoff_items: hub_sync::ITEMS,
             map_jobs: hub_sync::JOBS,
+            // Short: a build that hits the trap runs ~30x slower on some sides.
+            float_ops: 1_000_000,
         }
     }
 }
@@ -129,6 +134,26 @@ fn median(mut v: Vec<f64>) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// Median ns per operation of `runs` timed runs of `ops` operations each.
+fn median_per_op(runs: Vec<Duration>, ops: u64) -> f64 {
+    median(
+        runs.into_iter()
+            .map(|d| d.as_nanos() as f64 / ops as f64)
+            .collect(),
+    )
+}
+
+/// Runs `work` once, timed, starting from cleared float status flags. Nothing between
+/// two timed runs computes with floats: an inexact float operation in the timing code
+/// would leave the root's MXCSR different from the coroutines' and measure that trap
+/// (see [`float_state`]) instead of the switch.
+fn timed(work: impl FnOnce()) -> Duration {
+    clear_status_flags();
+    let t = Instant::now();
+    work();
+    t.elapsed()
 }
 
 /// Times `ops` operations of `ours` and `peer`, alternately, `runs` times each, after
@@ -144,14 +169,27 @@ pub fn compare(
     let mut a = Vec::with_capacity(runs);
     let mut b = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let t = Instant::now();
-        ours(ops);
-        a.push(t.elapsed().as_nanos() as f64 / ops as f64);
-        let t = Instant::now();
-        peer(ops);
-        b.push(t.elapsed().as_nanos() as f64 / ops as f64);
+        a.push(timed(|| ours(ops)));
+        b.push(timed(|| peer(ops)));
     }
-    (median(a), median(b))
+    (median_per_op(a, ops), median_per_op(b, ops))
+}
+
+/// Times `ops` operations of `work` for each [`Side`] (its index in [`Side::ALL`]),
+/// `runs` times each after one warm-up run each, starting each round with the next
+/// side; returns the median ns per operation of each side.
+pub fn compare_sides(runs: usize, ops: u64, mut work: impl FnMut(usize, u64)) -> [f64; 4] {
+    for side in 0..Side::ALL.len() {
+        work(side, ops);
+    }
+    let mut times: [Vec<Duration>; 4] = Default::default();
+    for round in 0..runs {
+        for k in 0..Side::ALL.len() {
+            let side = (round + k) % Side::ALL.len();
+            times[side].push(timed(|| work(side, ops)));
+        }
+    }
+    times.map(|t| median_per_op(t, ops))
 }
 
 /// Which rows to measure.
@@ -161,20 +199,122 @@ pub enum Groups {
     Coroutines,
     /// The hub: tasks, timers, queues, pools.
     Hub,
-    /// Both.
+    /// Round trips with float work on either side ([`float_state`]).
+    Float,
+    /// All of them.
     All,
 }
 
 /// Runs the rows of `groups`.
 pub fn measure(plan: Plan, groups: Groups) -> Vec<Row> {
     let mut rows = Vec::new();
-    if groups != Groups::Hub {
+    if matches!(groups, Groups::Coroutines | Groups::All) {
         rows.extend(measure_coroutines(plan));
     }
-    if groups != Groups::Coroutines {
+    if matches!(groups, Groups::Hub | Groups::All) {
         rows.extend(measure_hub(plan));
     }
     rows
+}
+
+/// One line of the float-state table: a workload's time per operation for each
+/// [`Side`] doing float work.
+#[derive(Debug, Clone)]
+pub struct FloatRow {
+    /// The workload and its unit.
+    pub workload: &'static str,
+    /// Median ns per operation, in the order of [`Side::ALL`].
+    pub ns: [f64; 4],
+    /// Whether the row is held to worst / best <= [`FLOAT_SPREAD_TARGET`].
+    pub held: bool,
+}
+
+/// The float-state target: the slowest side within this factor of the fastest.
+pub const FLOAT_SPREAD_TARGET: f64 = 1.2;
+
+impl FloatRow {
+    /// Slowest side / fastest side.
+    pub fn spread(&self) -> f64 {
+        let worst = self.ns.iter().copied().fold(f64::MIN, f64::max);
+        let best = self.ns.iter().copied().fold(f64::MAX, f64::min);
+        worst / best
+    }
+}
+
+/// The float-state rows: generator, greenlet and hub `sleep(0)` (held to the target),
+/// and the bare `context` jump and corosensei for reference.
+pub fn measure_float(plan: Plan) -> Vec<FloatRow> {
+    let runs = plan.runs;
+    let ops = plan.float_ops;
+    let mut rows = Vec::new();
+    let mut row = |workload, held, ns| rows.push(FloatRow { workload, ns, held });
+
+    let mut gens = Side::ALL.map(|_| float_state::gen_core_counter());
+    row(
+        "generator round trip (ns/op)",
+        true,
+        compare_sides(runs, ops, |i, n| {
+            float_state::gen_core_loop(&mut gens[i], Side::ALL[i], n)
+        }),
+    );
+    drop(gens);
+    let pings = Side::ALL.map(|_| float_state::PingPong::new());
+    row(
+        "greenlet switch A->B->A (ns/op)",
+        true,
+        compare_sides(runs, ops, |i, n| pings[i].run(Side::ALL[i], n)),
+    );
+    drop(pings);
+    let tasks = round_robin::TASKS;
+    row(
+        "hub sleep(0) round robin, 1000 greenlets (ns/switch)",
+        true,
+        compare_sides(runs, plan.yields, |i, n| {
+            black_box(float_state::hub_round_robin(Side::ALL[i], n / tasks));
+        }),
+    );
+    let mut raws = Side::ALL.map(|_| float_state::raw_context());
+    row(
+        "bare context jump round trip (ns/op)",
+        false,
+        compare_sides(runs, ops, |i, n| {
+            float_state::raw_context_loop(&mut raws[i], Side::ALL[i], n)
+        }),
+    );
+    drop(raws);
+    let mut coros = Side::ALL.map(|_| float_state::corosensei_counter());
+    row(
+        "corosensei round trip (ns/op)",
+        false,
+        compare_sides(runs, ops, |i, n| {
+            float_state::corosensei_loop(&mut coros[i], Side::ALL[i], n)
+        }),
+    );
+    rows
+}
+
+/// Prints the float-state rows as a markdown table.
+pub fn print_float(rows: &[FloatRow]) {
+    print!("| workload |");
+    for side in Side::ALL {
+        print!(" {} |", side.label());
+    }
+    println!(" worst / best | target |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in rows {
+        print!("| {} |", r.workload);
+        for ns in r.ns {
+            print!(" {} |", fmt_ns(ns));
+        }
+        let target = if !r.held {
+            "reference".to_string()
+        } else if r.spread() <= FLOAT_SPREAD_TARGET {
+            format!("<= {FLOAT_SPREAD_TARGET:.1}x (met)")
+        } else {
+            format!("<= {FLOAT_SPREAD_TARGET:.1}x (NOT met)")
+        };
+        println!(" {:.2}x | {target} |", r.spread());
+    }
 }
 
 /// The generator and greenlet rows.
@@ -532,7 +672,16 @@ pub fn print(rows: &[Row]) {
 /// Measures `groups` with `plan` and prints the table.
 pub fn run(plan: Plan, groups: Groups) {
     let rows = measure(plan, groups);
-    print(&rows);
+    if !rows.is_empty() {
+        print(&rows);
+    }
+    if matches!(groups, Groups::Float | Groups::All) {
+        if !rows.is_empty() {
+            println!();
+        }
+        println!("Float work on either side (ns per operation, median of rotating runs):");
+        print_float(&measure_float(plan));
+    }
 }
 
 /// The end of a criterion bench: the ratios table for `groups`, unless cargo only

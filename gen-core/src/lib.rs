@@ -50,6 +50,7 @@
 //! | `g.throw(e)`                         | [`Generator::throw`] (raised as a panic inside) |
 //! | `g.close()`, `GeneratorExit`         | [`Generator::close`], [`GeneratorExit`]       |
 //! | `g.gi_running`-free, `gi_frame is None` | [`Generator::is_started`], [`Generator::is_finished`] |
+//! | greenlet's per-greenlet MXCSR / x87 control word | none: one MXCSR per thread (see below), [`switch::JUMP_SAVES_FLOAT_STATE`] |
 //!
 //! Errors travel as unwinding, as exceptions do in Python: a panic inside the generator
 //! is caught at its stack's boundary and re-raised in whoever resumed it, with the
@@ -67,11 +68,57 @@
 //! `vm.max_map_count` ([`stack_budget`]); past it, [`Builder::build`] returns
 //! [`StackError::Budget`] and the rest of the process keeps working.
 //!
+//! # Floating-point state at switches
+//!
+//! MXCSR (the SSE rounding mode, exception masks and sticky status flags) behaves as
+//! one register per thread: a switch neither saves nor restores it, so flags raised on
+//! one side of a switch are seen on the other, as with corosensei or Go's goroutines.
+//! (Python's greenlet saves MXCSR and the x87 control word per greenlet; Rust code
+//! cannot observe the difference: it never reads the status flags, and a non-default
+//! control bit is undefined behaviour in Rust.) The x87 control word, which Rust code
+//! never changes, is left to the jump.
+//!
+//! Why it matters: `context`'s `jump_fcontext`, as `context` builds it, saves MXCSR and
+//! the x87 control word on every jump and reloads the target's. Once the two sides'
+//! status flags differ (one did an inexact float operation, say `a as f64 / b as f64`,
+//! and the other did not), every jump loads a *different* MXCSR, which serialises the
+//! CPU: a round trip of the bare jump went from 8 ns to 122–124 ns on an Intel Xeon.
+//! gen-core prevents that in one of two ways, chosen at build time:
+//!
+//! - **The fast jump** (what this workspace's own builds use): `context` assembled with
+//!   `BOOST_USE_TSX` defined leaves the four instructions out. gen-core's build script
+//!   sees the define and adds nothing. Generator round trip 5.0–5.4 ns.
+//! - **The hand-over** (what any other build gets, with no setup): before each jump,
+//!   gen-core stores the current MXCSR where the jump will reload it from (one
+//!   `stmxcsr`), so the jump reloads the value it already has. Generator round trip
+//!   10.4–10.6 ns: about 3.8 ns more for the saving jump's four instructions and about
+//!   1.5 ns for the hand-over. Float state on either side changes it by at most 1%.
+//!
+//! Doing nothing was measured too, on the bare jump: 7.8–8.0 ns per round trip while
+//! both sides hold the same flags, 122–124 ns once they differ, which depends on what
+//! ran before (the benchmark harness formatting a float was enough). Figures from
+//! `ratios float` on an Intel Xeon, in docs/BENCHMARKS.md. A dependency cannot choose
+//! another crate's C flags, hence the hand-over as the default.
+//! [`switch::JUMP_SAVES_FLOAT_STATE`] says which of the two a build has.
+//!
+//! To build your program with the fast jump, add to its `.cargo/config.toml`:
+//!
+//! ```toml
+//! [env]
+//! CFLAGS_x86_64_unknown_linux_gnu = "-DBOOST_USE_TSX"
+//! ```
+//!
+//! (the variable `cc` reads for that target's C and assembly builds; a value set in the
+//! environment wins over the file). It reaches every C build of that target in your
+//! build; code that does not test `BOOST_USE_TSX` compiles the same (this workspace
+//! checked ring: identical object code).
+//!
 //! # Unsafe code
 //!
 //! All of it is in four small modules: `stack` (mmap), `overflow` (the signal
 //! handler), `valgrind` (client requests) and [`switch`] (the only caller of the
-//! `context` crate), plus the hand-off in `generator`. Each block states why it holds.
+//! `context` crate, and the MXCSR hand-over), plus the hand-off in `generator`. Each
+//! block states why it holds.
 
 mod generator;
 mod overflow;

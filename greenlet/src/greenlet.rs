@@ -327,7 +327,10 @@ impl Greenlet {
     /// its record, without reading it. See [`prefetch_stack`](Self::prefetch_stack).
     #[inline]
     pub fn prefetch_record(&self) {
+        // Two lines: the reference counts and first fields, and the saved context,
+        // which the layout puts 64 bytes or more further on.
         switch::prefetch_line(Rc::as_ptr(&self.0));
+        switch::prefetch_line(self.0.context.as_ptr());
     }
 
     /// Cache hint for a scheduler that knows this greenlet runs next: starts loading

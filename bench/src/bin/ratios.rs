@@ -1,7 +1,7 @@
 //! Prints the summary table of gevent-rs against its peers: ours / peer per benchmark,
 //! with the target each row is held to.
 //!
-//! `cargo run --release -p bench --bin ratios [coroutines|hub|all]` (default: all)
+//! `cargo run --release -p bench --bin ratios [coroutines|hub|float|all]` (default: all)
 
 use bench::ratios::{Groups, Plan};
 
@@ -10,8 +10,9 @@ fn main() {
         None | Some("all") => Groups::All,
         Some("coroutines") => Groups::Coroutines,
         Some("hub") => Groups::Hub,
+        Some("float") => Groups::Float,
         Some(other) => {
-            eprintln!("unknown group {other:?}: expected coroutines, hub or all");
+            eprintln!("unknown group {other:?}: expected coroutines, hub, float or all");
             std::process::exit(2);
         }
     };
