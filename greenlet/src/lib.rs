@@ -64,6 +64,7 @@
 //! | `g.parent`, `g.parent = p`      | [`Greenlet::parent`], [`Greenlet::set_parent`] |
 //! | `g.dead`, `bool(g)`             | [`Greenlet::is_dead`], [`Greenlet::is_active`] |
 //! | `g.gr_frame is not None` …      | [`Greenlet::is_started`]                     |
+//! | per-greenlet MXCSR / x87 control word (saved by `slp_switch`) | none: one per thread, as in gen-core (its crate doc, "Floating-point state at switches") |
 
 mod greenlet;
 mod value;
