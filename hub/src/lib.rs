@@ -43,7 +43,8 @@
 //! | `loop.run_callback_threadsafe(f)`, for another hub | [`HubHandle::call`], [`HubHandle::spawn`] |
 //! | (none: one hub per core)            | [`run_hubs`], [`run_hubs_with`], [`cores`]  |
 //! | cross-hub messages                  | [`channel`]: [`Sender`] (any thread), [`Receiver`] (parks the greenlet) |
-//! | `max_blocking_time` monitor         | [`Hub::set_max_blocking_time`]              |
+//! | `max_blocking_time` monitor         | [`Hub::set_max_blocking_time`]; reports on stderr or `tracing`: [`set_blocking_report`] |
+//! | `monkey.patch_all()`                | the `monkey-patch` crate (its docs explain the model); [`hooks`] is its support here |
 //! | `gevent.event.Event`                | [`Event`]                                   |
 //! | `gevent.event.AsyncResult`          | [`AsyncResult`]                             |
 //! | `gevent.queue.Queue`, `JoinableQueue` | [`Queue`] (`put`/`get`/`peek`, `*_nowait` → `try_*`, `task_done`/`join`, `close`) |
@@ -75,8 +76,10 @@
 //!   destructors run, and a destructor that tries to block gets [`Error::HubGone`]),
 //!   and the loop's fds and stacks are freed.
 
+pub mod hooks;
 mod hub;
 mod io;
+pub mod monitor;
 mod multicore;
 mod pool;
 mod remote;
@@ -89,6 +92,7 @@ mod wait;
 
 pub use hub::Hub;
 pub use io::{Direction, Registration};
+pub use monitor::{BlockingReport, blocking_report, set_blocking_report};
 pub use multicore::{HubHandle, Receiver, Sender, channel, cores, run_hubs, run_hubs_with};
 pub use pool::{Group, Imap, ImapUnordered, Pool};
 pub use remote::Remote;

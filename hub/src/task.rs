@@ -27,6 +27,8 @@ pub(crate) struct Task {
     pending_timeout: Cell<Option<Rc<TimeoutInner>>>,
     /// Set by `kill` before the task first ran: it never will.
     kill_requested: Cell<bool>,
+    /// A kill caught inside a C-ABI hook, raised at the next wait (see `hooks`).
+    pub(crate) deferred_kill: Cell<bool>,
     done: Cell<bool>,
     /// Where the hub's task list keeps it (see `Hub::register`).
     pub(crate) index: Cell<u32>,
@@ -96,6 +98,7 @@ impl Task {
             woken: Cell::new(None),
             pending_timeout: Cell::new(None),
             kill_requested: Cell::new(false),
+            deferred_kill: Cell::new(false),
             done: Cell::new(false),
             index: Cell::new(u32::MAX),
             on_done: Cell::new(OnDoneList::Empty),
@@ -332,6 +335,11 @@ struct Finisher<T> {
 impl<T> Finisher<T> {
     fn finish(&self, result: Result<T, Error>) {
         let task = self.outcome.task.replace(Weak::new()).upgrade();
+        // Killed inside a hook, and its function returned before any wait re-raised it.
+        let result = match result {
+            Ok(_) if task.as_ref().is_some_and(|t| t.deferred_kill.get()) => Err(Error::Killed),
+            other => other,
+        };
         if let Err(Error::Panicked(p)) = &result {
             tracing::error!(
                 "<Greenlet {}> failed with {}",

@@ -1,0 +1,109 @@
+//! Per-fd bookkeeping: each thread's registrations with its hub, and a process-wide
+//! count of closes per fd number, so that a registration made for a file that has
+//! since been closed (on any thread) is never used for the file that reuses its
+//! number.
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use hub::Registration;
+
+/// Fd numbers below this have their closes counted and registrations cached; larger
+/// ones wait through a private epoll instance each time (slower, still correct).
+const TRACKED: usize = 1 << 16;
+
+static CLOSES: [AtomicU32; TRACKED] = [const { AtomicU32::new(0) }; TRACKED];
+
+/// A registration of one fd with this thread's hub.
+pub(crate) struct FdEntry {
+    pub(crate) registration: Registration,
+    /// The close count when it was made.
+    generation: u32,
+    /// Closed by a greenlet of this thread while others may wait on it.
+    pub(crate) closed: Cell<bool>,
+}
+
+thread_local! {
+    static ENTRIES: RefCell<Vec<Option<Rc<FdEntry>>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn generation(fd: RawFd) -> Option<u32> {
+    CLOSES
+        .get(usize::try_from(fd).ok()?)
+        .map(|c| c.load(Ordering::Acquire))
+}
+
+/// This thread's registration for `fd`, made if needed; `None` when the fd cannot be
+/// registered (not pollable, untracked number): wait through a private epoll then.
+/// The `Rc` is a copy: the table may change while the caller is parked.
+pub(crate) fn entry(fd: RawFd) -> Option<Rc<FdEntry>> {
+    let generation = generation(fd)?;
+    let index = fd as usize;
+    let stale = ENTRIES
+        .try_with(|e| {
+            let mut entries = e.try_borrow_mut().ok()?;
+            match entries.get(index).cloned().flatten() {
+                Some(entry) if entry.generation == generation => Some(Ok(entry)),
+                Some(_) => Some(Err(entries[index].take())),
+                None => Some(Err(None)),
+            }
+        })
+        .ok()
+        .flatten()?;
+    let stale = match stale {
+        Ok(entry) => return Some(entry),
+        Err(stale) => stale,
+    };
+    if let Some(stale) = stale {
+        // Closed elsewhere since: its number may name another file now.
+        stale.registration.forget_fd();
+    }
+    let registration = Registration::new(fd).ok()?;
+    let entry = Rc::new(FdEntry {
+        registration,
+        generation,
+        closed: Cell::new(false),
+    });
+    ENTRIES
+        .try_with(|e| {
+            let mut entries = e.try_borrow_mut().ok()?;
+            if entries.len() <= index {
+                entries.resize(index + 1, None);
+            }
+            entries[index] = Some(entry.clone());
+            Some(())
+        })
+        .ok()
+        .flatten()?;
+    Some(entry)
+}
+
+/// Before `fd` is closed or replaced (by `dup2`/`dup3`): counts the close, wakes this
+/// thread's greenlets waiting on it (they fail with `EBADF`) and deregisters it while
+/// the number still names the file.
+pub(crate) fn before_close(fd: RawFd) {
+    let Ok(index) = usize::try_from(fd) else {
+        return;
+    };
+    let Some(count) = CLOSES.get(index) else {
+        return;
+    };
+    count.fetch_add(1, Ordering::AcqRel);
+    let entry = ENTRIES
+        .try_with(|e| {
+            e.try_borrow_mut()
+                .ok()
+                .and_then(|mut entries| entries.get_mut(index).and_then(Option::take))
+        })
+        .ok()
+        .flatten();
+    if let Some(entry) = entry {
+        entry.closed.set(true);
+        entry.registration.wake_waiters();
+        // Now, while the number names this file: a woken waiter's copy of the entry
+        // outlives the close.
+        entry.registration.deregister_now();
+    }
+}
