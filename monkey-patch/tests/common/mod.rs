@@ -165,6 +165,19 @@ pub fn postgres() -> Option<Server> {
         .spawn()
         .unwrap();
     wait_for_port(port, &mut child, "postgres");
+    // Listening is not ready: until recovery ends, connections are refused.
+    let start = Instant::now();
+    while !Command::new(bin.join("pg_isready"))
+        .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "postgres not ready within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Some(Server {
         child,
         port,
