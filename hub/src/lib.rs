@@ -24,6 +24,12 @@
 //! assert!(start.elapsed() < Duration::from_millis(170));
 //! ```
 //!
+//! Code that was never written for the hub (a crate's own `std::net` sockets,
+//! `std::thread::sleep`, a C library) cooperates too once the `monkey-patch` crate's
+//! `patch_all()` has run; its docs explain that model and its limits. The
+//! [`hooks`] module is the support it needs here, and the slow-loop monitor
+//! ([`set_blocking_report`]) is how a call that still blocks the loop shows.
+
 //! # From gevent
 //!
 //! | gevent                              | hub                                         |
