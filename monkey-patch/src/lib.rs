@@ -40,6 +40,9 @@
 //!   (gevent: "file descriptor was closed in another greenlet"); a new file that
 //!   reuses the number is never mistaken for the old one;
 //! - `errno` is the call's own after a failure and the caller's after a success;
+//! - a `send`/`write` on a blocking socket may return a short count when the socket
+//!   buffer fills (it is made with `MSG_DONTWAIT`), as a signal could make it do
+//!   anyway; std's `write_all` and C code that loops on the count are unaffected;
 //! - in a `fork` child every hook passes through (its copy of the hub shares the
 //!   parent's epoll instance).
 //!
@@ -64,8 +67,14 @@
 //! The hooks are in the binary only if this crate is: listed in `Cargo.toml` *and*
 //! named in the code (calling [`patch_all`] does). That is why this is a crate of its
 //! own and not a feature of `monkey`: a feature would put the hooks into every binary
-//! of a build that unifies it. Until [`patch_all`] runs, each hook costs a load of a
-//! global flag and a branch.
+//! of a build that unifies it. Until [`patch_all`] runs, each hook costs a counter
+//! increment ([`probe`]), a load of a global flag and a branch (measured in
+//! `docs/BENCHMARKS.md`).
+//!
+//! Other limits: a close on another thread cannot wake this thread's greenlets
+//! waiting on that fd (the number is still never confused with a new file); a
+//! `poll`/`select` in progress is not woken by a close either (it waits for its
+//! timeout or another of its fds, as the kernel's own `poll` would).
 //!
 //! ```
 //! use std::io::{Read, Write};
