@@ -556,3 +556,24 @@ fn a_fork_child_does_not_cooperate() {
     assert_eq!(libc::WEXITSTATUS(status), 0);
     assert!(monkey_patch::is_patched());
 }
+
+#[test]
+fn hubs_made_by_run_hubs_cooperate() {
+    monkey_patch::patch_all();
+    // On each hub thread, a std sleep lets the hub's other greenlet run first.
+    let orders = hub::run_hubs(2, |_| {
+        let log = Log::default();
+        let (l1, l2) = (log.clone(), log.clone());
+        let sleeper = hub::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            l1.push("slept");
+        });
+        let other = hub::spawn(move || l2.push("other ran"));
+        sleeper.join().unwrap();
+        other.join().unwrap();
+        log.events()
+    });
+    for order in orders {
+        assert_eq!(order.unwrap(), ["other ran", "slept"]);
+    }
+}
