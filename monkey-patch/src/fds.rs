@@ -5,7 +5,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use hub::Registration;
@@ -25,7 +25,29 @@ pub(crate) struct FdEntry {
     pub(crate) closed: Cell<bool>,
 }
 
+/// A `poll`/`select` parked on a private epoll instance, so that a close of one of
+/// its fds can wake it (the kernel drops a closed fd from epoll without a word).
+pub(crate) struct PollWait {
+    fds: Vec<RawFd>,
+    pub(crate) registration: Registration,
+}
+
+impl PollWait {
+    /// Records the wait until the returned value is dropped.
+    pub(crate) fn start(fds: Vec<RawFd>, registration: Registration) -> Rc<PollWait> {
+        let wait = Rc::new(PollWait { fds, registration });
+        let _ = POLLS.try_with(|p| {
+            if let Ok(mut polls) = p.try_borrow_mut() {
+                polls.retain(|w| w.strong_count() > 0);
+                polls.push(Rc::downgrade(&wait));
+            }
+        });
+        wait
+    }
+}
+
 thread_local! {
+    static POLLS: RefCell<Vec<Weak<PollWait>>> = const { RefCell::new(Vec::new()) };
     static ENTRIES: RefCell<Vec<Option<Rc<FdEntry>>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -99,6 +121,22 @@ pub(crate) fn before_close(fd: RawFd) {
         })
         .ok()
         .flatten();
+    let polls: Vec<Rc<PollWait>> = POLLS
+        .try_with(|p| {
+            p.try_borrow()
+                .map(|polls| {
+                    polls
+                        .iter()
+                        .filter_map(Weak::upgrade)
+                        .filter(|w| w.fds.contains(&fd))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    for wait in polls {
+        wait.registration.wake_waiters();
+    }
     if let Some(entry) = entry {
         entry.closed.set(true);
         entry.registration.wake_waiters();

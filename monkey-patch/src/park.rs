@@ -149,8 +149,15 @@ pub(crate) fn wait_any(set: &mut [libc::pollfd], deadline: Deadline) -> Result<(
     }
     let registration = Registration::new(watch.epoll)
         .map_err(|e| Interrupted::Errno(e.raw_os_error().unwrap_or(libc::ENOMEM)))?;
-    let result = guarded(|| registration.wait(Direction::Read, deadline.remaining()));
-    drop(registration);
+    let fds = set.iter().map(|p| p.fd).collect();
+    let active = fds::PollWait::start(fds, registration);
+    let result = guarded(|| {
+        active
+            .registration
+            .wait(Direction::Read, deadline.remaining())
+    });
+    drop(active);
+    // Woken by a close of one of the fds: the next poll reports it (POLLNVAL).
     result.map_err(|e| interrupted(e, deadline))
 }
 

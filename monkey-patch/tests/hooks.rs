@@ -577,3 +577,54 @@ fn hubs_made_by_run_hubs_cooperate() {
         assert_eq!(order.unwrap(), ["other ran", "slept"]);
     }
 }
+
+#[test]
+fn close_wakes_a_poll_and_a_select_on_the_fd() {
+    monkey_patch::patch_all();
+    // poll: the closed fd comes back as POLLNVAL.
+    let (a, _b) = UnixStream::pair().unwrap();
+    let fd = a.into_raw_fd();
+    let poller = hub::spawn(move || {
+        let mut set = [libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: a valid pollfd; no timeout.
+        let n = unsafe { libc::poll(set.as_mut_ptr(), 1, -1) };
+        (n, set[0].revents)
+    });
+    let closer = hub::spawn(move || {
+        // SAFETY: our fd; the poller only uses its number.
+        unsafe { libc::close(fd) };
+    });
+    closer.join().unwrap();
+    assert_eq!(poller.join().unwrap(), (1, libc::POLLNVAL));
+
+    // select: EBADF, as gevent's select raises.
+    let (c, _d) = UnixStream::pair().unwrap();
+    let fd = c.into_raw_fd();
+    let selector = hub::spawn(move || {
+        // SAFETY: fd_set is plain data.
+        let mut read: libc::fd_set = unsafe { std::mem::zeroed() };
+        // SAFETY: fd is below FD_SETSIZE.
+        unsafe { libc::FD_SET(fd, &mut read) };
+        // SAFETY: a valid set; no timeout.
+        let n = unsafe {
+            libc::select(
+                fd + 1,
+                &mut read,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        (n, errno())
+    });
+    let closer = hub::spawn(move || {
+        // SAFETY: as above.
+        unsafe { libc::close(fd) };
+    });
+    closer.join().unwrap();
+    assert_eq!(selector.join().unwrap(), (-1, libc::EBADF));
+}
