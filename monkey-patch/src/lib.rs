@@ -37,8 +37,9 @@
 //!   clients do not retry, the kill is raised again at the greenlet's next wait in
 //!   Rust code, and `join` says `Killed` even if its function returns first;
 //! - closing an fd another greenlet of the thread waits on wakes it with `EBADF`
-//!   (gevent: "file descriptor was closed in another greenlet"); a new file that
-//!   reuses the number is never mistaken for the old one;
+//!   (gevent: "file descriptor was closed in another greenlet"; a `poll` sees
+//!   `POLLNVAL`, a `select` fails with `EBADF`); a new file that reuses the number is
+//!   never mistaken for the old one;
 //! - `errno` is the call's own after a failure and the caller's after a success;
 //! - a `send`/`write` on a blocking socket may return a short count when the socket
 //!   buffer fills (it is made with `MSG_DONTWAIT`), as a signal could make it do
@@ -72,9 +73,7 @@
 //! `docs/BENCHMARKS.md`).
 //!
 //! Other limits: a close on another thread cannot wake this thread's greenlets
-//! waiting on that fd (the number is still never confused with a new file); a
-//! `poll`/`select` in progress is not woken by a close either (it waits for its
-//! timeout or another of its fds, as the kernel's own `poll` would).
+//! waiting on that fd (the number is still never confused with a new file).
 //!
 //! ```
 //! use std::io::{Read, Write};
