@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use hub::Registration;
 
@@ -15,6 +15,41 @@ use hub::Registration;
 const TRACKED: usize = 1 << 16;
 
 static CLOSES: [AtomicU32; TRACKED] = [const { AtomicU32::new(0) }; TRACKED];
+
+/// Per fd number: whether it is a socket, learned with `fstat` once per file: the
+/// close count it was learned under (high bits) and the answer (low bits: 1 socket,
+/// 2 not). A stale answer (the count moved on) is asked again.
+static KINDS: [AtomicU64; TRACKED] = [const { AtomicU64::new(0) }; TRACKED];
+
+const SOCKET: u64 = 1;
+const NOT_SOCKET: u64 = 2;
+
+/// True if `fd` is a socket (`read`/`write` cooperate only on those). Cached per
+/// file; an fd closed behind the hooks' back (a raw `close_range`) could leave a stale
+/// answer, which the hooks survive (`ENOTSOCK` falls back to the plain call).
+pub(crate) fn is_socket(fd: RawFd) -> bool {
+    let Some(generation) = generation(fd) else {
+        return fstat_is_socket(fd);
+    };
+    let slot = &KINDS[fd as usize];
+    let known = slot.load(Ordering::Acquire);
+    if known >> 2 == u64::from(generation) && known & 3 != 0 {
+        return known & 3 == SOCKET;
+    }
+    let socket = fstat_is_socket(fd);
+    let kind = if socket { SOCKET } else { NOT_SOCKET };
+    slot.store((u64::from(generation) << 2) | kind, Ordering::Release);
+    socket
+}
+
+fn fstat_is_socket(fd: RawFd) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is valid for writes of a `stat`; read only on success.
+    unsafe {
+        libc::fstat(fd, st.as_mut_ptr()) == 0
+            && st.assume_init().st_mode & libc::S_IFMT == libc::S_IFSOCK
+    }
+}
 
 /// A registration of one fd with this thread's hub.
 pub(crate) struct FdEntry {

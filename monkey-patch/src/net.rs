@@ -55,7 +55,7 @@ fn cooperates(fd: RawFd, flags: c_int) -> bool {
 /// `read`/`write` family calls cooperate only on sockets; files, pipes and the
 /// standard streams get the plain call.
 fn cooperates_as_socket(fd: RawFd) -> bool {
-    fd > 2 && cooperative(SOCKETS) && crate::park::is_socket(fd)
+    fd > 2 && cooperative(SOCKETS) && crate::fds::is_socket(fd)
 }
 
 /// Hook for `recv(2)`.
@@ -186,9 +186,15 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t
         return unsafe { original::read(fd, buf, n) };
     }
     // SAFETY: on a socket, `recv` with no flags is `read`; MSG_DONTWAIT added.
-    retry(fd, Direction::Read, || unsafe {
+    let r = retry(fd, Direction::Read, || unsafe {
         original::recv(fd, buf, n, libc::MSG_DONTWAIT)
-    })
+    });
+    if r < 0 && errno() == libc::ENOTSOCK {
+        // A stale "socket" answer for a reused number: the plain call.
+        // SAFETY: the caller's arguments.
+        return unsafe { original::read(fd, buf, n) };
+    }
+    r
 }
 
 /// Hook for `write(2)`: cooperates on sockets only.
@@ -203,9 +209,14 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssiz
         return unsafe { original::write(fd, buf, n) };
     }
     // SAFETY: on a socket, `send` with no flags is `write`; MSG_DONTWAIT added.
-    retry(fd, Direction::Write, || unsafe {
+    let r = retry(fd, Direction::Write, || unsafe {
         original::send(fd, buf, n, libc::MSG_DONTWAIT)
-    })
+    });
+    if r < 0 && errno() == libc::ENOTSOCK {
+        // SAFETY: as in `read`.
+        return unsafe { original::write(fd, buf, n) };
+    }
+    r
 }
 
 fn vector_message(iov: *const iovec, n: c_int) -> msghdr {
@@ -229,9 +240,14 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, n: c_int) -> ssize_
     }
     let mut msg = vector_message(iov, n);
     // SAFETY: on a socket, `recvmsg` over the same buffers is `readv`.
-    retry(fd, Direction::Read, || unsafe {
+    let r = retry(fd, Direction::Read, || unsafe {
         original::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT)
-    })
+    });
+    if r < 0 && errno() == libc::ENOTSOCK {
+        // SAFETY: as in `read`.
+        return unsafe { original::readv(fd, iov, n) };
+    }
+    r
 }
 
 /// Hook for `writev(2)`: cooperates on sockets only.
@@ -247,9 +263,14 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize
     }
     let msg = vector_message(iov, n);
     // SAFETY: on a socket, `sendmsg` over the same buffers is `writev`.
-    retry(fd, Direction::Write, || unsafe {
+    let r = retry(fd, Direction::Write, || unsafe {
         original::sendmsg(fd, &msg, libc::MSG_DONTWAIT)
-    })
+    });
+    if r < 0 && errno() == libc::ENOTSOCK {
+        // SAFETY: as in `read`.
+        return unsafe { original::writev(fd, iov, n) };
+    }
+    r
 }
 
 /// Hook for `connect(2)`: on a blocking socket, connects in non-blocking mode and

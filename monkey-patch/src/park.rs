@@ -265,13 +265,3 @@ pub(crate) fn socket_timeout(fd: RawFd, direction: Direction) -> Option<Duration
     }
     Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
 }
-
-/// True if `fd` is a socket (`read`/`write` cooperate only on those).
-pub(crate) fn is_socket(fd: RawFd) -> bool {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `st` is valid for writes of a `stat`; read only on success.
-    unsafe {
-        libc::fstat(fd, st.as_mut_ptr()) == 0
-            && st.assume_init().st_mode & libc::S_IFMT == libc::S_IFSOCK
-    }
-}

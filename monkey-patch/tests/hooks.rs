@@ -628,3 +628,42 @@ fn close_wakes_a_poll_and_a_select_on_the_fd() {
     closer.join().unwrap();
     assert_eq!(selector.join().unwrap(), (-1, libc::EBADF));
 }
+
+#[test]
+fn a_socket_replaced_behind_the_hooks_back_by_a_pipe_still_reads() {
+    monkey_patch::patch_all();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    // A read through `read(2)` learns that the number is a socket.
+    b.write_all(b"s").unwrap();
+    let first = hub::spawn(move || {
+        let mut buf = [0u8; 1];
+        // SAFETY: valid buffer and fd.
+        unsafe { libc::read(fd, buf.as_mut_ptr().cast(), 1) }
+    });
+    assert_eq!(first.join().unwrap(), 1);
+    // The number now names a pipe, replaced by a raw system call the hooks never
+    // see: their cached answer is stale, and the read must still work.
+    let mut pipe = [0; 2];
+    // SAFETY: a valid array for two fds.
+    assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+    // SAFETY: valid fds; `a` keeps owning the number.
+    assert_eq!(
+        unsafe { libc::syscall(libc::SYS_dup2, pipe[0], fd) },
+        fd as i64
+    );
+    // SAFETY: valid buffer and fd.
+    assert_eq!(unsafe { libc::write(pipe[1], b"p".as_ptr().cast(), 1) }, 1);
+    let second = hub::spawn(move || {
+        let mut buf = [0u8; 1];
+        // SAFETY: valid buffer and fd.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), 1) };
+        (n, buf)
+    });
+    assert_eq!(second.join().unwrap(), (1, *b"p"));
+    // SAFETY: our pipe's fds.
+    unsafe {
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+}
