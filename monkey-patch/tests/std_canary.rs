@@ -25,13 +25,15 @@ fn counting<R>(hooks: &[&str], f: impl FnOnce() -> R) -> (R, Vec<u64>) {
     (r, after)
 }
 
-/// A greenlet that counts how often it ran while the test waits.
+/// A greenlet that ticks twice, each time after letting the loop turn once: it is
+/// done a few loop turns after the test starts waiting, long before any of the
+/// tests' timers (50 ms) fire, if and only if the waiting call lets the loop run.
 fn ticker() -> (Rc<Cell<u32>>, hub::JoinHandle<()>) {
     let ticks = Rc::new(Cell::new(0));
     let t = ticks.clone();
     let h = hub::spawn(move || {
         for _ in 0..2 {
-            hub::sleep(Duration::from_millis(2)).unwrap();
+            hub::yield_now().unwrap();
             t.set(t.get() + 1);
         }
     });
@@ -114,7 +116,7 @@ fn tcp_accept_uses_accept4_and_cooperates() {
         let seen = ticks.clone();
         let server = hub::spawn(move || l.accept().map(|_| seen.get()));
         let client = hub::spawn(move || {
-            hub::sleep(Duration::from_millis(20)).unwrap();
+            hub::sleep(Duration::from_millis(50)).unwrap();
             TcpStream::connect(addr).unwrap()
         });
         let _c = client.join().unwrap();
@@ -148,7 +150,7 @@ fn tcp_read_peek_and_read_vectored_use_recv_and_readv() {
                 (peeked, read, one, two)
             })
         };
-        let b = send_later(b, b"abc", 20).join().unwrap();
+        let b = send_later(b, b"abc", 50).join().unwrap();
         let got = reader.join().unwrap();
         let reader = {
             let a = a.clone();
@@ -193,7 +195,7 @@ fn tcp_write_and_write_vectored_use_send_and_writev() {
 fn tcp_timeouts_set_with_setsockopt_are_honoured() {
     monkey_patch::patch_all();
     let (a, _b) = pair();
-    a.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let (ticks, t) = ticker();
     let kind = hub::spawn(move || {
         let kind = (&a).read(&mut [0u8; 1]).unwrap_err().kind();
@@ -235,7 +237,7 @@ fn udp_uses_recvfrom_and_sendto_and_cooperates() {
             buf[..len].to_vec()
         });
         hub::spawn(move || {
-            hub::sleep(Duration::from_millis(20)).unwrap();
+            hub::sleep(Duration::from_millis(50)).unwrap();
             b.send_to(b"dgram", to).unwrap();
         })
         .join()
@@ -254,7 +256,7 @@ fn thread_sleep_uses_clock_nanosleep_or_nanosleep_and_cooperates() {
     let (ticks, t) = ticker();
     let (_, n) = counting(&["clock_nanosleep", "nanosleep"], || {
         hub::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(50));
             seen_ticks(&ticks);
         })
         .join()
