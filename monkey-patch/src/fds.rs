@@ -65,12 +65,19 @@ pub(crate) struct FdEntry {
 pub(crate) struct PollWait {
     fds: Vec<RawFd>,
     pub(crate) registration: Registration,
+    /// Those of `fds` closed while it waited (their numbers may be reused at once,
+    /// by another thread: the caller reports them closed without asking poll again).
+    pub(crate) closed: RefCell<Vec<RawFd>>,
 }
 
 impl PollWait {
     /// Records the wait until the returned value is dropped.
     pub(crate) fn start(fds: Vec<RawFd>, registration: Registration) -> Rc<PollWait> {
-        let wait = Rc::new(PollWait { fds, registration });
+        let wait = Rc::new(PollWait {
+            fds,
+            registration,
+            closed: RefCell::new(Vec::new()),
+        });
         let _ = POLLS.try_with(|p| {
             if let Ok(mut polls) = p.try_borrow_mut() {
                 polls.retain(|w| w.strong_count() > 0);
@@ -170,6 +177,9 @@ pub(crate) fn before_close(fd: RawFd) {
         })
         .unwrap_or_default();
     for wait in polls {
+        if let Ok(mut closed) = wait.closed.try_borrow_mut() {
+            closed.push(fd);
+        }
         wait.registration.wake_waiters();
     }
     if let Some(entry) = entry {

@@ -44,6 +44,7 @@ fn retry(fd: RawFd, direction: Direction, mut attempt: impl FnMut() -> ssize_t) 
             Ok(()) => {}
             Err(Interrupted::Deadline) => return fail(libc::EAGAIN),
             Err(Interrupted::Errno(e)) => return fail(e),
+            Err(Interrupted::Closed) => return fail(libc::EBADF),
         }
     }
 }
@@ -329,6 +330,7 @@ fn wait_connect(fd: RawFd, deadline: Deadline) -> Result<(), c_int> {
         // What a blocking connect says when SO_SNDTIMEO expires.
         Err(Interrupted::Deadline) => Err(libc::EINPROGRESS),
         Err(Interrupted::Errno(e)) => Err(e),
+        Err(Interrupted::Closed) => Err(libc::EBADF),
     }
 }
 

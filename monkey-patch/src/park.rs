@@ -89,6 +89,9 @@ pub(crate) enum Interrupted {
     /// Fail with this errno (`EBADF` when the fd was closed meanwhile, `ETIMEDOUT`
     /// for a `hub::Timeout`, `ECANCELED` for a kill).
     Errno(c_int),
+    /// Some fds of a [`wait_any`] were closed meanwhile: their `revents` say
+    /// `POLLNVAL`, the others' are cleared.
+    Closed,
 }
 
 fn interrupted(errno: c_int, deadline: Deadline) -> Interrupted {
@@ -130,7 +133,10 @@ pub(crate) fn wait_fd(
         events,
         revents: 0,
     }];
-    wait_any(&mut set, deadline)
+    match wait_any(&mut set, deadline) {
+        Err(Interrupted::Closed) => Err(Interrupted::Errno(libc::EBADF)),
+        other => other,
+    }
 }
 
 /// Parks until one of `set` may be ready (as `poll` would see it), through a private
@@ -156,8 +162,20 @@ pub(crate) fn wait_any(set: &mut [libc::pollfd], deadline: Deadline) -> Result<(
             .registration
             .wait(Direction::Read, deadline.remaining())
     });
+    let closed = std::mem::take(&mut *active.closed.borrow_mut());
     drop(active);
-    // Woken by a close of one of the fds: the next poll reports it (POLLNVAL).
+    if !closed.is_empty() {
+        // Closed by another greenlet: `POLLNVAL`, as poll says of a closed fd. Not
+        // asked of poll, because the number may already name another file.
+        for p in set.iter_mut() {
+            p.revents = if closed.contains(&p.fd) {
+                libc::POLLNVAL
+            } else {
+                0
+            };
+        }
+        return Err(Interrupted::Closed);
+    }
     result.map_err(|e| interrupted(e, deadline))
 }
 

@@ -59,6 +59,9 @@ fn poll_set(set: &mut [pollfd], deadline: Deadline) -> Result<c_int, c_int> {
             Ok(()) => {}
             Err(Interrupted::Deadline) => return Ok(0),
             Err(Interrupted::Errno(e)) => return Err(e),
+            Err(Interrupted::Closed) => {
+                return Ok(set.iter().filter(|p| p.revents != 0).count() as c_int);
+            }
         }
     }
 }
