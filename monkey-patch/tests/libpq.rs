@@ -57,6 +57,9 @@ fn ten_pg_sleeps_overlap_when_patched_and_not_when_unpatched() {
         }
         start.elapsed()
     });
+    eprintln!(
+        "libpq: {GREENLETS} pg_sleep(0.5) patched in {patched:?}, {serial_n} unpatched in {unpatched:?}"
+    );
     assert!(unpatched >= Duration::from_millis(500) * serial_n);
     assert!(
         patched * 2 < unpatched,

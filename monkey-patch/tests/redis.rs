@@ -65,6 +65,9 @@ fn twenty_blpops_overlap_when_patched_and_not_when_unpatched() {
         }
         (log.borrow().clone(), start.elapsed())
     });
+    eprintln!(
+        "redis: {GREENLETS} BLPOP 0.5 patched in {patched:?}, {serial_n} unpatched in {unpatched:?}"
+    );
     assert_eq!(log[..2], [("start", 0), ("end", 0)]);
     // 20 cooperative BLPOPs take less than half of what 4 blocking ones take.
     assert!(

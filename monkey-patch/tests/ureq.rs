@@ -94,6 +94,9 @@ fn overlap_then_serial(agent: ureq::Agent, url: &str) {
         }
         ((), start.elapsed())
     });
+    eprintln!(
+        "ureq {url}: {GREENLETS} GETs patched in {patched:?}, {serial_n} unpatched in {unpatched:?}"
+    );
     assert!(unpatched >= DELAY * serial_n as u32);
     assert!(
         patched * 2 < unpatched,
