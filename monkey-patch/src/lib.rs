@@ -41,9 +41,10 @@
 //!   `POLLNVAL`, a `select` fails with `EBADF`); a new file that reuses the number is
 //!   never mistaken for the old one;
 //! - `errno` is the call's own after a failure and the caller's after a success;
-//! - a `send`/`write` on a blocking socket may return a short count when the socket
-//!   buffer fills (it is made with `MSG_DONTWAIT`), as a signal could make it do
-//!   anyway; std's `write_all` and C code that loops on the count are unaffected;
+//! - `send`/`write` on a blocking socket return once everything is sent, and `recv`
+//!   with `MSG_WAITALL` once everything has come (or the peer ended), as in the
+//!   kernel; `sendmsg`/`writev` may return a short count when the socket buffer
+//!   fills, as a signal could make them do anyway (std's `write_all` loops);
 //! - in a `fork` child every hook passes through (its copy of the hub shares the
 //!   parent's epoll instance).
 //!

@@ -70,10 +70,42 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_i
         // SAFETY: the caller's arguments, passed on.
         return unsafe { original::recv(fd, buf, n, flags) };
     }
-    // SAFETY: as above, with MSG_DONTWAIT added.
-    retry(fd, Direction::Read, || unsafe {
-        original::recv(fd, buf, n, flags | libc::MSG_DONTWAIT)
-    })
+    let once = |done: usize| {
+        // SAFETY: as above, from `done` bytes in, with MSG_DONTWAIT added.
+        retry(fd, Direction::Read, || unsafe {
+            original::recv(fd, buf.byte_add(done), n - done, flags | libc::MSG_DONTWAIT)
+        })
+    };
+    if flags & libc::MSG_WAITALL != 0 && flags & libc::MSG_PEEK == 0 {
+        // What MSG_WAITALL asks of a blocking socket: all `n` bytes, or the end.
+        whole(n, once)
+    } else {
+        once(0)
+    }
+}
+
+/// Repeats `part` (the call on the bytes from `done` on) until `n` bytes are done,
+/// as a blocking stream call does: `send` returns once everything is sent, `recv`
+/// with `MSG_WAITALL` once everything has come. A short count only when the peer ends
+/// or a failure (a timeout) follows some progress, which it then hides, as the kernel
+/// does.
+fn whole(n: size_t, mut part: impl FnMut(usize) -> ssize_t) -> ssize_t {
+    let entry_errno = errno();
+    let mut done = 0;
+    loop {
+        let r = part(done);
+        if r < 0 && done > 0 {
+            set_errno(entry_errno);
+            return done as ssize_t;
+        }
+        if r <= 0 {
+            return if done > 0 { done as ssize_t } else { r };
+        }
+        done += r as usize;
+        if done >= n {
+            return done as ssize_t;
+        }
+    }
 }
 
 /// Hook for `recvfrom(2)`.
@@ -128,9 +160,12 @@ pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: size_t, flags: c
         // SAFETY: the caller's arguments, passed on.
         return unsafe { original::send(fd, buf, n, flags) };
     }
-    // SAFETY: as above, with MSG_DONTWAIT added.
-    retry(fd, Direction::Write, || unsafe {
-        original::send(fd, buf, n, flags | libc::MSG_DONTWAIT)
+    // A blocking send returns once all is sent; a datagram goes whole or not at all.
+    whole(n, |done| {
+        // SAFETY: as above, from `done` bytes in, with MSG_DONTWAIT added.
+        retry(fd, Direction::Write, || unsafe {
+            original::send(fd, buf.byte_add(done), n - done, flags | libc::MSG_DONTWAIT)
+        })
     })
 }
 
@@ -209,9 +244,12 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssiz
         // SAFETY: the caller's arguments, passed on.
         return unsafe { original::write(fd, buf, n) };
     }
-    // SAFETY: on a socket, `send` with no flags is `write`; MSG_DONTWAIT added.
-    let r = retry(fd, Direction::Write, || unsafe {
-        original::send(fd, buf, n, libc::MSG_DONTWAIT)
+    let r = whole(n, |done| {
+        // SAFETY: on a socket, `send` with no flags is `write`; from `done` bytes in,
+        // MSG_DONTWAIT added.
+        retry(fd, Direction::Write, || unsafe {
+            original::send(fd, buf.byte_add(done), n - done, libc::MSG_DONTWAIT)
+        })
     });
     if r < 0 && errno() == libc::ENOTSOCK {
         // SAFETY: as in `read`.

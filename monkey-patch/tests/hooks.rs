@@ -671,3 +671,45 @@ fn a_socket_replaced_behind_the_hooks_back_by_a_pipe_still_reads() {
         libc::close(pipe[1]);
     }
 }
+
+#[test]
+fn send_returns_once_all_is_sent_and_waitall_once_all_has_come() {
+    monkey_patch::patch_all();
+    let (a, b) = UnixStream::pair().unwrap();
+    const BIG: usize = 4 << 20; // far more than a socket buffer holds
+    let (afd, bfd) = (a.as_raw_fd(), b.as_raw_fd());
+    let sender = hub::spawn(move || {
+        let data = vec![7u8; BIG];
+        // SAFETY: a valid buffer of BIG bytes.
+        let n = unsafe { libc::send(afd, data.as_ptr().cast(), BIG, 0) };
+        drop(a);
+        n
+    });
+    let receiver = hub::spawn(move || {
+        let mut buf = vec![0u8; BIG];
+        // SAFETY: a valid buffer of BIG bytes.
+        let n = unsafe { libc::recv(bfd, buf.as_mut_ptr().cast(), BIG, libc::MSG_WAITALL) };
+        drop(b);
+        (n, buf.iter().all(|&x| x == 7))
+    });
+    assert_eq!(sender.join().unwrap(), BIG as isize);
+    assert_eq!(receiver.join().unwrap(), (BIG as isize, true));
+
+    // MSG_WAITALL ends early only at the peer's end: what came, then.
+    let (c, mut d) = UnixStream::pair().unwrap();
+    let cfd = c.as_raw_fd();
+    let receiver = hub::spawn(move || {
+        let mut buf = [0u8; 8];
+        // SAFETY: a valid buffer of 8 bytes.
+        let n = unsafe { libc::recv(cfd, buf.as_mut_ptr().cast(), 8, libc::MSG_WAITALL) };
+        (n, buf)
+    });
+    let writer = hub::spawn(move || {
+        d.write_all(b"ab").unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        d.write_all(b"cd").unwrap();
+    });
+    writer.join().unwrap();
+    assert_eq!(receiver.join().unwrap(), (4, *b"abcd\0\0\0\0"));
+    drop(c);
+}
