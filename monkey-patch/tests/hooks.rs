@@ -2,6 +2,8 @@
 //! after `patch_all()`: cooperation is proven by the order in which things happen,
 //! never by an upper bound on time.
 
+mod common;
+
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -138,10 +140,7 @@ fn accept_and_connect_cooperate_and_refusal_keeps_its_kind() {
     assert_eq!(log.events(), ["client runs", "accepted", "client read"]);
 
     // A port nobody listens on: the non-blocking connect's SO_ERROR comes back.
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let (_reserved, closed) = common::refused_addr();
     let refused = hub::spawn(move || TcpStream::connect(closed).map(|_| ()));
     assert_eq!(
         refused.join().unwrap().unwrap_err().kind(),

@@ -5,9 +5,11 @@
 //! new std calls other C functions, these fail loudly instead of the call silently
 //! blocking the hub.
 
+mod common;
+
 use std::cell::Cell;
 use std::io::{ErrorKind, IoSlice, IoSliceMut, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -94,10 +96,7 @@ fn tcp_connect_timeout_uses_connect_and_poll() {
     conn.unwrap();
     assert!(n[0] >= 1, "connect not reached: {n:?}");
     // A loopback connect may complete at once; when it did not, poll waited.
-    let refused: SocketAddr = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let (_reserved, refused) = common::refused_addr();
     let (err, _) = counting(&["poll"], || {
         hub::spawn(move || TcpStream::connect_timeout(&refused, Duration::from_secs(5)))
             .join()

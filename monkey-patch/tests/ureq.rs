@@ -141,7 +141,8 @@ fn https_gets_overlap() {
 #[test]
 fn a_refused_connection_is_an_error_not_a_hang() {
     monkey_patch::patch_all();
-    let port = common::free_port();
+    let (_reserved, refused) = common::refused_addr();
+    let port = refused.port();
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
     let get = hub::spawn(move || {
         agent

@@ -200,3 +200,30 @@ pub fn assert_all_started_before_any_ended(log: &[(&'static str, usize)], n: usi
         .count();
     assert_eq!(starts, n, "calls did not overlap: {log:?}");
 }
+
+/// An address on 127.0.0.1 where a TCP connect is refused for as long as the
+/// returned socket lives: bound, never listening, so no other test can take the port.
+pub fn refused_addr() -> (std::os::fd::OwnedFd, std::net::SocketAddr) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a socket we own; the address structs are sized
+    // for IPv4 and filled by the kernel.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket failed");
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+        let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, (&raw const addr).cast(), len),
+            0,
+            "bind failed"
+        );
+        let mut bound: libc::sockaddr_in = std::mem::zeroed();
+        let mut len = len;
+        assert_eq!(libc::getsockname(fd, (&raw mut bound).cast(), &mut len), 0);
+        let port = u16::from_be(bound.sin_port);
+        (owned, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+}
