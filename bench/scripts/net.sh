@@ -21,7 +21,7 @@ if [ -n "$missing" ]; then
 fi
 
 cargo build --release -q -p examples --example echo_server --example http_server
-cargo build --release -q -p bench --bin net --bin net_tokio_echo --bin net_tokio_http --bin net_std_echo
+cargo build --release -q -p bench --bin net --bin net_tokio_echo --bin net_tokio_http --bin net_std_echo --bin net_patched_echo
 
 # 10000 idle connections need 10000 fds in the server and as many in the client.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"

@@ -3,6 +3,10 @@
 //! before any answer comes back, and the total time is about the slowest site's, not the
 //! sum.
 //!
+//! As in the tutorial, the client knows nothing of greenlets: it is the unmodified
+//! blocking `ureq` crate, made cooperative by `monkey_patch::patch_all()` (its sockets,
+//! DNS lookups and TLS all go through the hooked C library calls).
+//!
 //! ```text
 //! GET: URL          ×3, at once
 //! N bytes received from URL.   ×3, as each arrives
@@ -18,10 +22,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use examples::download::args::{Command, parse_args};
-use examples::download::greenlet::{HubServer, hub_client};
+use examples::download::args::{Args, Command, parse_args};
+use examples::download::greenlet::HubServer;
+use examples::download::received_line;
 use examples::download::server::Site;
-use examples::download::{failed_line, parse_url, received_line};
 
 /// Three home pages of about the size of the seed's sites.
 const PAGES: &[(&str, u64)] = &[
@@ -31,15 +35,17 @@ const PAGES: &[(&str, u64)] = &[
 ];
 
 fn main() -> ExitCode {
+    monkey_patch::patch_all();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Command::Run(args)) => args,
         Ok(_) | Err(_) => {
             eprintln!("usage: urlopen_sites [URL...] [--timeout S] [--ca FILE] [--insecure]");
+            eprintln!("  (--ca FILE: trust only the PEM certificates in FILE)");
             return ExitCode::from(2);
         }
     };
-    let (opts, mut urls) = match (args.client_options(), args.all_urls()) {
-        (Ok(opts), Ok(urls)) => (opts, urls),
+    let (agent, mut urls) = match (agent(&args), args.all_urls()) {
+        (Ok(agent), Ok(urls)) => (agent, urls),
         (Err(e), _) => return fail(&e),
         (_, Err(e)) => return fail(&e),
     };
@@ -53,20 +59,25 @@ fn main() -> ExitCode {
         urls = PAGES.iter().map(|(path, _)| server.url(path)).collect();
         _server = Some(server);
     }
-    let client = hub_client(opts);
 
     let start = Instant::now();
     let greenlets: Vec<_> = urls
         .into_iter()
         .map(|url| {
-            let client = client.clone();
+            let agent = agent.clone();
             hub::spawn(move || {
                 println!("GET: {url}");
-                let mut data = Vec::new();
-                let result = parse_url(&url).and_then(|u| client.get(&u, &mut data, &mut |_| {}));
+                // `urlopen(url).read()`: plain blocking calls of an unmodified crate.
+                let result = agent.get(&url).call().and_then(|mut response| {
+                    response
+                        .body_mut()
+                        .with_config()
+                        .limit(u64::MAX)
+                        .read_to_vec()
+                });
                 match &result {
-                    Ok(_) => println!("{}", received_line(data.len() as u64, &url)),
-                    Err(e) => eprintln!("{}", failed_line(&url, e)),
+                    Ok(data) => println!("{}", received_line(data.len() as u64, &url)),
+                    Err(e) => eprintln!("failed {url}: {e}"),
                 }
                 result.is_ok()
             })
@@ -84,6 +95,34 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// A `ureq` agent for the command line's `--timeout`, `--ca` and `--insecure`.
+fn agent(args: &Args) -> Result<ureq::Agent, String> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let mut tls = TlsConfig::builder().disable_verification(args.insecure);
+    if !args.ca_files.is_empty() {
+        // `--ca` replaces the web's roots here (ureq takes one root set).
+        let mut certs = Vec::new();
+        for path in &args.ca_files {
+            let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            for item in ureq::tls::parse_pem(&pem) {
+                if let PemItem::Certificate(cert) =
+                    item.map_err(|e| format!("{}: {e}", path.display()))?
+                {
+                    certs.push(cert);
+                }
+            }
+        }
+        tls = tls.root_certs(RootCerts::new_with_certs(&certs));
+    }
+    let config = ureq::Agent::config_builder()
+        .timeout_connect(Some(args.timeout))
+        .timeout_recv_response(Some(args.timeout))
+        .timeout_recv_body(Some(args.timeout))
+        .tls_config(tls.build())
+        .build();
+    Ok(config.into())
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ExitCode {

@@ -145,6 +145,7 @@ impl Hub {
             next_task_id: Cell::new(0),
             turns_without_poll: Cell::new(0),
         });
+        crate::hooks::set_hub_made(true);
         tracing::debug!("hub started");
         hub
     }
@@ -226,6 +227,7 @@ impl Hub {
     /// waker. A destructor that tries to block then fails instead: the thread's hub is
     /// gone.
     fn tear_down(self: Rc<Self>) {
+        crate::hooks::set_hub_made(false);
         let here = greenlet::getcurrent();
         let tasks: Vec<Rc<Task>> = std::mem::take(&mut *self.tasks.borrow_mut())
             .iter()
@@ -350,12 +352,7 @@ impl Hub {
         if let (Some(started), Some(limit)) = (started, self.max_blocking.get()) {
             let held = coarse_now().saturating_sub(started);
             if held > limit {
-                tracing::warn!(
-                    greenlet = task.name().unwrap_or("<unnamed>"),
-                    "greenlet blocked the loop for {:.3} s (max_blocking_time {:.3} s)",
-                    held.as_secs_f64(),
-                    limit.as_secs_f64()
-                );
+                crate::monitor::report_blocked(task.name(), held, limit);
             }
         }
         if let Err(p) = result {

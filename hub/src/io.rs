@@ -194,6 +194,9 @@ pub struct Registration {
     fd: RawFd,
     token: usize,
     hub: Rc<Hub>,
+    /// The fd was closed or replaced behind the poller's back: dropping must not
+    /// touch the poller (the number may name another file by then).
+    fd_gone: Cell<bool>,
 }
 
 impl Registration {
@@ -210,7 +213,12 @@ impl Registration {
             hub.io.remove(token);
             return Err(e);
         }
-        Ok(Registration { fd, token, hub })
+        Ok(Registration {
+            fd,
+            token,
+            hub,
+            fd_gone: Cell::new(false),
+        })
     }
 
     /// Parks the current greenlet until the fd is ready in `direction`, or `timeout`
@@ -265,16 +273,51 @@ impl Registration {
     pub fn fd(&self) -> RawFd {
         self.fd
     }
-}
 
-impl Drop for Registration {
-    fn drop(&mut self) {
+    /// Wakes the greenlets waiting on this fd, in both directions (their
+    /// [`wait`](Self::wait) returns `Ok`); for a close done by another greenlet, which
+    /// then tells them why. Returns how many were woken.
+    pub fn wake_waiters(&self) -> usize {
+        let io = &self.hub.io;
+        [Direction::Read, Direction::Write]
+            .into_iter()
+            .filter_map(|d| io.take(self.token, d))
+            .filter(|w| w.wake())
+            .count()
+    }
+
+    /// Records that the fd was already closed or replaced without this registration
+    /// being dropped first: dropping it will then only free its slot, leaving the
+    /// poller alone (the fd's number may name another file by then).
+    pub fn forget_fd(&self) {
+        self.fd_gone.set(true);
+    }
+
+    /// Deregisters the fd now, because it is about to be closed or replaced while
+    /// this registration lives on (a waiter woken by
+    /// [`wake_waiters`](Self::wake_waiters) still holds it); dropping it later then
+    /// leaves the poller alone.
+    pub fn deregister_now(&self) {
+        if !self.fd_gone.replace(true) {
+            self.deregister();
+        }
+    }
+
+    fn deregister(&self) {
         let _ = self
             .hub
             .poll
             .borrow()
             .registry()
             .deregister(&mut SourceFd(&self.fd));
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if !self.fd_gone.get() {
+            self.deregister();
+        }
         self.hub.io.remove(self.token);
     }
 }

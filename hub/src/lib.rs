@@ -34,6 +34,12 @@
 //! );
 //! ```
 //!
+//! Code that was never written for the hub (a crate's own `std::net` sockets,
+//! `std::thread::sleep`, a C library) cooperates too once the `monkey-patch` crate's
+//! `patch_all()` has run; its docs explain that model and its limits. The
+//! [`hooks`] module is the support it needs here, and the slow-loop monitor
+//! ([`set_blocking_report`]) is how a call that still blocks the loop shows.
+
 //! # From gevent
 //!
 //! | gevent                              | hub                                         |
@@ -61,7 +67,8 @@
 //! | `loop.run_callback_threadsafe(f)`, for another hub | [`HubHandle::call`], [`HubHandle::spawn`] |
 //! | (none: one hub per core)            | [`run_hubs`], [`run_hubs_with`], [`cores`]  |
 //! | cross-hub messages                  | [`channel`]: [`Sender`] (any thread), [`Receiver`] (parks the greenlet) |
-//! | `max_blocking_time` monitor         | [`Hub::set_max_blocking_time`]              |
+//! | `max_blocking_time` monitor         | [`Hub::set_max_blocking_time`]; reports on stderr or `tracing`: [`set_blocking_report`] |
+//! | `monkey.patch_all()`                | the `monkey-patch` crate (its docs explain the model); [`hooks`] is its support here |
 //! | `gevent.event.Event`                | [`Event`]                                   |
 //! | `gevent.event.AsyncResult`          | [`AsyncResult`]                             |
 //! | `gevent.queue.Queue`, `JoinableQueue` | [`Queue`] (`put`/`get`/`peek`, `*_nowait` → `try_*`, `task_done`/`join`, `close`) |
@@ -124,9 +131,11 @@
 //!   and the loop's fds and stacks are freed.
 
 mod flatten;
+pub mod hooks;
 mod hub;
 mod io;
 mod local;
+pub mod monitor;
 mod multicore;
 mod pool;
 mod remote;
@@ -145,6 +154,7 @@ pub use flatten::try_with_timeout;
 pub use hub::Hub;
 pub use io::{Direction, Registration};
 pub use local::{LocalAccessError, LocalKey};
+pub use monitor::{BlockingReport, blocking_report, set_blocking_report};
 pub use multicore::{HubHandle, Receiver, Sender, channel, cores, run_hubs, run_hubs_with};
 pub use pool::{Group, Imap, ImapUnordered, Pool};
 pub use remote::Remote;

@@ -34,6 +34,8 @@ pub(crate) struct Task {
     pub(crate) parked_in: Cell<Option<Greenlet>>,
     /// Set by `kill` before the task first ran: it never will.
     kill_requested: Cell<bool>,
+    /// A kill caught inside a C-ABI hook, raised at the next wait (see `hooks`).
+    pub(crate) deferred_kill: Cell<bool>,
     done: Cell<bool>,
     /// The task that spawned it (none for the root, or when the hub spawned it).
     pub(crate) spawned_by: Cell<Weak<Task>>,
@@ -151,6 +153,7 @@ impl Task {
             pending_timeout: Cell::new(None),
             parked_in: Cell::new(None),
             kill_requested: Cell::new(false),
+            deferred_kill: Cell::new(false),
             done: Cell::new(false),
             spawned_by: Cell::new(Weak::new()),
             index: Cell::new(u32::MAX),
@@ -449,6 +452,11 @@ struct Finisher<T> {
 impl<T> Finisher<T> {
     fn finish(&self, result: Result<T, Error>, failure: Option<String>) {
         let task = self.outcome.task.replace(Weak::new()).upgrade();
+        // Killed inside a hook, and its function returned before any wait re-raised it.
+        let result = match result {
+            Ok(_) if task.as_ref().is_some_and(|t| t.deferred_kill.get()) => Err(Error::Killed),
+            other => other,
+        };
         if let Some(error) = failure {
             let name = task.as_ref().and_then(|t| t.name()).map(Box::from);
             self.outcome.unreported.set(Some((name, error.into())));

@@ -104,6 +104,11 @@ impl Waiter {
             task.end_wait();
             return Err(Error::Killed);
         }
+        if task.deferred_kill.take() {
+            // A kill caught inside a C-ABI hook (see `hooks`): raised here, in Rust code.
+            task.end_wait();
+            std::panic::resume_unwind(Box::new(greenlet::GreenletExit));
+        }
         let hub = Hub::current();
         if deliver_timeouts
             && task.woken.get().is_none()

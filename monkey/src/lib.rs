@@ -2,9 +2,12 @@
 //! monkey-patched modules, made explicit.
 //!
 //! Python's `monkey.patch_all()` swaps the standard library's blocking functions for
-//! ones that switch to gevent's hub. Rust cannot patch std, so this crate offers the
-//! same types and functions at the same paths: porting is changing
-//! `use std::net::…` to `use monkey::net::…`. Code keeps its blocking style
+//! ones that switch to gevent's hub. This crate offers the same types and functions
+//! at std's paths, made cooperative explicitly: porting is changing
+//! `use std::net::…` to `use monkey::net::…`. For code that cannot be changed —
+//! another crate's `std::net::TcpStream`, a C library, plain `std::thread::sleep` —
+//! the `monkey-patch` crate is the real `patch_all()`: it interposes the C library's
+//! blocking calls, and its docs say what then cooperates and what cannot. Code keeps its blocking style
 //! (`read`, `accept`, `sleep`); each call that would block parks the current
 //! greenlet and lets the [`hub`] run the others, so a thread serves thousands of
 //! connections with one greenlet each.
@@ -98,6 +101,7 @@
 //! | —                            | [`server::DatagramServer`]       | `gevent.server.DatagramServer`               |
 //! | —                            | [`server::serve_on_hubs`]        | (none: gevent runs one process per core)     |
 //! | —                            | [`server::StreamServer::stop_on_signals`] | `gevent.signal_handler(SIGTERM, server.stop)` |
+//! | (unchanged std code)         | the `monkey-patch` crate's `patch_all()` | `gevent.monkey.patch_all()`          |
 
 pub mod net;
 pub mod process;

@@ -60,6 +60,7 @@ fn main() -> io::Result<()> {
         program("gevent-rs echo_server", "examples/echo_server"),
         program("tokio echo, current_thread", "net_tokio_echo"),
         program("std echo, thread per conn", "net_std_echo"),
+        program("std echo under monkey_patch::patch_all", "net_patched_echo"),
     ];
     let http = [
         program("gevent-rs http_server", "examples/http_server"),
