@@ -24,6 +24,7 @@ use examples::download::server::{DEMO_FILES, Route, Site, StdServer, content};
 use examples::download::{
     Client, DownloadError, Options, OutputDir, Progress, Saved, TimeoutPhase, tls_config,
 };
+use monkey::tls::rustls;
 use pki::test_pki;
 
 // ---------------------------------------------------------------- helpers

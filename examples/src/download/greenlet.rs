@@ -17,7 +17,7 @@
 //!   [`Stop`]: nothing new starts, running downloads are killed, the summary is printed,
 //!   and the exit status is 130/143.
 //! - [`HubServer`] serves a [`Site`] from an accept-loop greenlet with one greenlet per
-//!   connection (gevent's `StreamServer`), optionally over rustls.
+//!   connection (gevent's `StreamServer`), optionally over TLS (`monkey::tls`).
 //! - [`run_cli`] is the `download` binary; [`run_embedded`] its default with no URLs: it
 //!   serves generated files from this very hub, downloads them all concurrently, then times
 //!   the same downloads one at a time for comparison.
@@ -52,14 +52,15 @@ use std::time::{Duration, Instant};
 
 use hub::{Builder, JoinHandle, Pool};
 use monkey::net::{TcpListener, TcpStream, ToSocketAddrs};
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use monkey::tls::TlsAcceptor;
+use monkey::tls::rustls::ServerConfig;
 
 use super::args::{self, Args, Command};
 use super::auth;
 use super::hosts::{HostSlots, with_place};
 use super::report::{Observer, Report};
 use super::segmented::download_segmented;
-use super::server::{Ending, Route, Site, reset_on_drop};
+use super::server::{Ending, Route, Site, end_tls, reset_on_drop};
 use super::signals;
 use super::stop::Stop;
 use super::{
@@ -324,7 +325,7 @@ pub fn one_at_a_time<C: Connector>(
 }
 
 /// A [`Site`] served on `127.0.0.1` by greenlets of this thread's hub: an accept loop and
-/// one greenlet per connection calling [`Site::serve`], optionally over rustls. The site
+/// one greenlet per connection calling [`Site::serve`], optionally over TLS. The site
 /// must wait with `monkey::thread::sleep` so a delayed or stalled response only parks its
 /// own greenlet.
 ///
@@ -355,6 +356,7 @@ impl HubServer {
         let addr = listener.local_addr()?;
         let connections: Rc<RefCell<Vec<JoinHandle<()>>>> = Rc::default();
         let is_tls = tls.is_some();
+        let tls = tls.map(TlsAcceptor::from_config);
         let acceptor = {
             let (site, connections) = (site.clone(), connections.clone());
             Builder::new()
@@ -410,7 +412,7 @@ impl Drop for HubServer {
 fn accept_loop(
     listener: &TcpListener,
     site: &Arc<Site>,
-    tls: Option<&Arc<ServerConfig>>,
+    tls: Option<&TlsAcceptor>,
     connections: &RefCell<Vec<JoinHandle<()>>>,
 ) {
     loop {
@@ -430,31 +432,23 @@ fn accept_loop(
     }
 }
 
-fn serve_connection(site: &Site, stream: TcpStream, tls: Option<Arc<ServerConfig>>) {
+fn serve_connection(site: &Site, mut stream: TcpStream, tls: Option<TlsAcceptor>) {
     // Option failures only cost latency or idle time; serve anyway.
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(SERVER_IDLE_TIMEOUT));
     let _ = stream.set_write_timeout(Some(SERVER_IDLE_TIMEOUT));
-    let (ending, stream) = match tls {
+    match tls {
         None => {
-            let mut stream = stream;
-            (site.serve(&mut stream), stream)
-        }
-        Some(config) => {
-            let Ok(conn) = ServerConnection::new(config) else {
-                return;
-            };
-            let mut tls = StreamOwned::new(conn, stream);
-            let ending = site.serve(&mut tls);
-            if matches!(ending, Ok(Ending::Closed)) {
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
+            if let Ok(Ending::Reset) = site.serve(&mut stream) {
+                let _ = reset_on_drop(&stream);
             }
-            (ending, tls.sock)
         }
-    };
-    if let Ok(Ending::Reset) = ending {
-        let _ = reset_on_drop(&stream);
+        // A failed handshake only costs that client its connection.
+        Some(acceptor) => {
+            if let Ok(mut tls) = acceptor.accept(stream) {
+                end_tls(site.serve(&mut tls), &mut tls);
+            }
+        }
     }
 }
 
