@@ -23,7 +23,7 @@
 //! | [`hosts`] | the cap on connections per host |
 //! | [`greenlet`] | the core on one hub: monkey's sockets, a greenlet pool, the embedded server |
 //! | [`stop`] | a run stopped early: by which signal, what to cancel |
-//! | [`signals`] | SIGINT/SIGTERM through the hub loop (signal-hook's self-pipe) |
+//! | [`signals`] | SIGINT/SIGTERM through the hub loop (`hub::signal`) |
 //! | [`report`] | per-file progress bars on a terminal, the tutorials' plain lines otherwise |
 //!
 //! ```no_run
