@@ -1015,7 +1015,7 @@ fn wait_for_file(dir: &Path, name: impl Fn(&str) -> bool, len: u64, done: &str) 
             return;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < Duration::from_secs(20), // not-a-time-bound: a wait loop gives up
             "no {len}-byte partial file in {:?}",
             entries(dir)
         );
