@@ -19,6 +19,7 @@ use examples::download::{
     Summary, TimeoutPhase, download_to, file_name_for, parse_url, received_line,
     sanitize_file_name, tls_config,
 };
+use monkey::tls::rustls;
 use pki::test_pki;
 use url::Url;
 
@@ -645,10 +646,12 @@ fn tls_with_test_ca_refused_without_it_and_insecure_opt_in() {
     assert_eq!(body, content(len));
     let (body, _) = get(&trusted, &server.url("/c")).unwrap();
     assert_eq!(body, content(999));
+    // The refused client never got past the server's handshake, so only the one
+    // kept-alive connection reached the site.
     assert_eq!(
         server.site().connections(),
-        2,
-        "one refused, then one kept alive"
+        1,
+        "one connection, kept alive for both"
     );
 
     let insecure = client(Options {

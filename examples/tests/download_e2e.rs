@@ -24,6 +24,7 @@ use examples::download::server::{DEMO_FILES, Route, Site, StdServer, content};
 use examples::download::{
     Client, DownloadError, Options, OutputDir, Progress, Saved, TimeoutPhase, tls_config,
 };
+use monkey::tls::rustls;
 use pki::test_pki;
 
 // ---------------------------------------------------------------- helpers
@@ -1014,7 +1015,7 @@ fn wait_for_file(dir: &Path, name: impl Fn(&str) -> bool, len: u64, done: &str) 
             return;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < Duration::from_secs(20), // not-a-time-bound: a wait loop gives up
             "no {len}-byte partial file in {:?}",
             entries(dir)
         );

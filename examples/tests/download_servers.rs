@@ -93,7 +93,7 @@ impl Served {
         let start = Instant::now();
         while TcpStream::connect(addr).is_err() {
             assert!(
-                start.elapsed() < Duration::from_secs(10),
+                start.elapsed() < Duration::from_secs(10), // not-a-time-bound: a wait loop gives up
                 "server never listened"
             );
             thread::sleep(Duration::from_millis(20));

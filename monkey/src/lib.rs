@@ -89,6 +89,7 @@
 //! | — (feature `tls`)            | `tls::TlsConnector::connect` → `tls::TlsStream` | `ssl.create_default_context().wrap_socket(sock, server_hostname=…)` |
 //! | — (feature `tls`)            | `tls::TlsAcceptor::accept`       | `wrap_socket(server_side=True)`, `StreamServer(ssl_context=…)` |
 //! | — (feature `tls`)            | `ConnectorBuilder::add_root_certificates_pem`, `alpn_protocols`, `dangerous_disable_verification` | `load_verify_locations`, `set_alpn_protocols`, `CERT_NONE` |
+//! | — (feature `tls`)            | `ConnectorBuilder::add_root_certificates` (DER), `build_with_verifier` (wrap the usual check) | `load_verify_locations(cadata=…)`; no Python equivalent (OpenSSL's verify callback) |
 //! | — (feature `tls`)            | `TlsStream::shutdown`; a read without `close_notify` → `UnexpectedEof` | `SSLSocket.unwrap()`; `SSLEOFError` |
 //!
 //! Not here from `gevent.ssl`: client certificates, SNI callbacks and session

@@ -58,6 +58,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 pub use rustls;
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
@@ -182,6 +183,17 @@ impl ConnectorBuilder {
         Ok(self)
     }
 
+    /// Also trusts these DER certificates (gevent's `load_verify_locations(cadata=…)`
+    /// with DER bytes), for roots parsed elsewhere. One that is not a usable
+    /// certificate makes [`build`](Self::build) fail.
+    pub fn add_root_certificates(
+        mut self,
+        certs: impl IntoIterator<Item = CertificateDer<'static>>,
+    ) -> ConnectorBuilder {
+        self.extra_roots.extend(certs);
+        self
+    }
+
     /// Trusts only the roots added with
     /// [`add_root_certificates_pem`](Self::add_root_certificates_pem), not the
     /// webpki set.
@@ -214,20 +226,11 @@ impl ConnectorBuilder {
     /// The connector. Fails if a root added does not parse as a certificate.
     pub fn build(self) -> io::Result<TlsConnector> {
         let provider = provider();
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?;
-        let mut config = if self.verify {
-            let mut roots = RootCertStore::empty();
-            if self.webpki_roots {
-                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            }
-            for cert in self.extra_roots {
-                roots.add(cert).map_err(|e| {
-                    io::Error::new(io::ErrorKind::InvalidData, format!("bad root: {e}"))
-                })?;
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
+        let builder = config_builder(&provider)?;
+        let config = if self.verify {
+            builder
+                .with_root_certificates(self.root_store()?)
+                .with_no_client_auth()
         } else {
             tracing::warn!("TLS certificate verification is DISABLED for this connector");
             let verifier = AcceptAnyServer(provider.signature_verification_algorithms);
@@ -236,11 +239,66 @@ impl ConnectorBuilder {
                 .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth()
         };
-        config.alpn_protocols = self.alpn;
-        Ok(TlsConnector {
-            config: Arc::new(config),
-        })
+        Ok(self.finish(config))
     }
+
+    /// The connector, with servers' certificates checked by what `verifier` makes of
+    /// the usual verifier (this builder's roots; the name, the dates, the chain): to
+    /// add a check, or to accept in one narrow case what the usual verifier refuses,
+    /// such as a pinned self-signed certificate. Fails like [`build`](Self::build),
+    /// and with `InvalidInput` when there is no root at all or verification was
+    /// disabled (there would be nothing to wrap).
+    pub fn build_with_verifier(
+        self,
+        verifier: impl FnOnce(Arc<WebPkiServerVerifier>) -> Arc<dyn ServerCertVerifier>,
+    ) -> io::Result<TlsConnector> {
+        if !self.verify {
+            return Err(invalid(
+                "a custom verifier wraps verification, which is disabled",
+            ));
+        }
+        let provider = provider();
+        let usual = WebPkiServerVerifier::builder_with_provider(
+            Arc::new(self.root_store()?),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| invalid(format!("cannot verify certificates: {e}")))?;
+        let config = config_builder(&provider)?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier(usual))
+            .with_no_client_auth();
+        Ok(self.finish(config))
+    }
+
+    /// The webpki roots (unless left out) and the roots added.
+    fn root_store(&self) -> io::Result<RootCertStore> {
+        let mut roots = RootCertStore::empty();
+        if self.webpki_roots {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for cert in &self.extra_roots {
+            roots.add(cert.clone()).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("bad root: {e}"))
+            })?;
+        }
+        Ok(roots)
+    }
+
+    fn finish(self, mut config: ClientConfig) -> TlsConnector {
+        config.alpn_protocols = self.alpn;
+        TlsConnector {
+            config: Arc::new(config),
+        }
+    }
+}
+
+fn config_builder(
+    provider: &Arc<CryptoProvider>,
+) -> io::Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>> {
+    ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)
 }
 
 /// [`ConnectorBuilder::dangerous_disable_verification`]: any certificate, any name;

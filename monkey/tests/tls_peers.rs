@@ -7,11 +7,17 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use monkey::net::{TcpListener, TcpStream};
 use monkey::process::{Child, Command, Stdio};
-use monkey::tls::rustls::{self, CertificateError};
+use monkey::tls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use monkey::tls::rustls::pki_types::pem::PemObject;
+use monkey::tls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use monkey::tls::rustls::{self, CertificateError, DigitallySignedStruct};
 use monkey::tls::{TlsAcceptor, TlsConnector};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
@@ -568,4 +574,146 @@ fn a_silent_peer_cannot_stall_the_handshake() {
     assert!(matches!(r, Err(hub::Error::Timeout)), "{r:?}");
     assert!(ticks.get() > 0);
     ticker.kill().unwrap();
+}
+
+/// Wraps the usual verifier: records the names asked about, and refuses one
+/// certificate (by its bytes) even though its chain is good.
+#[derive(Debug)]
+struct Recording {
+    usual: Arc<rustls::client::WebPkiServerVerifier>,
+    asked: Arc<Mutex<Vec<String>>>,
+    refused: CertificateDer<'static>,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(server_name.to_str().into_owned());
+        if end_entity.as_ref() == self.refused.as_ref() {
+            return Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ));
+        }
+        self.usual
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.usual.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.usual.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.usual.supported_verify_schemes()
+    }
+}
+
+/// One TLS session served by `leaf` on a greenlet; returns the client's result.
+fn handshake_with(connector: &TlsConnector, leaf: &Leaf, name: &str) -> io::Result<()> {
+    let acceptor = TlsAcceptor::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = hub::spawn(move || {
+        let mut tls = acceptor.accept(listener.accept()?.0)?;
+        tls.write_all(b"ok")?;
+        tls.shutdown()
+    });
+    let result = connector
+        .connect(name, TcpStream::connect(addr).unwrap())
+        .and_then(|mut tls| {
+            let mut reply = String::new();
+            tls.read_to_string(&mut reply)?;
+            assert_eq!(reply, "ok");
+            Ok(())
+        });
+    let _ = server.join();
+    result
+}
+
+#[test]
+fn a_custom_verifier_wraps_the_usual_one_over_der_roots() {
+    let pki = Pki::new("monkey test CA");
+    let good = pki.leaf(&["localhost"], false);
+    let refused = pki.leaf(&["localhost"], false);
+    let refused_der = CertificateDer::from_pem_slice(refused.cert.as_bytes()).unwrap();
+    let ca_der = CertificateDer::from_pem_slice(pki.ca_pem().as_bytes()).unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let connector = TlsConnector::builder()
+        .without_webpki_roots()
+        .add_root_certificates([ca_der])
+        .build_with_verifier(|usual| {
+            Arc::new(Recording {
+                usual,
+                asked: asked.clone(),
+                refused: refused_der,
+            })
+        })
+        .unwrap();
+
+    handshake_with(&connector, &good, "localhost").unwrap();
+    // The wrapper's own refusal, for a certificate the usual verifier accepts.
+    let e = handshake_with(&connector, &refused, "localhost").unwrap_err();
+    assert_eq!(
+        tls_error(&e),
+        &rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
+    );
+    // The usual checks still run inside it: a wrong name fails as before.
+    let e = handshake_with(&connector, &good, "wrong.example").unwrap_err();
+    assert!(
+        matches!(
+            tls_error(&e),
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            )
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        *asked.lock().unwrap(),
+        ["localhost", "localhost", "wrong.example"]
+    );
+}
+
+#[test]
+fn a_custom_verifier_needs_roots_and_verification_on() {
+    let wrap =
+        |usual: Arc<rustls::client::WebPkiServerVerifier>| -> Arc<dyn ServerCertVerifier> { usual };
+    let e = TlsConnector::builder()
+        .without_webpki_roots()
+        .build_with_verifier(wrap)
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    let e = TlsConnector::builder()
+        .dangerous_disable_verification()
+        .build_with_verifier(wrap)
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    // A DER root that is not a certificate fails the build, as a PEM one does.
+    let e = TlsConnector::builder()
+        .add_root_certificates([CertificateDer::from(b"junk".to_vec())])
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
 }

@@ -4,7 +4,6 @@
 use std::ffi::OsString;
 use std::io::{self, BufRead};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -356,7 +355,7 @@ impl Args {
     /// in flight can hand its connection back to the keep-alive cache: with fewer idle
     /// places than `-c`, most URLs to one host would open a connection of their own.
     pub fn client_options(&self) -> Result<Options, DownloadError> {
-        let tls: Arc<rustls::ClientConfig> = client::tls_config(&self.ca_files, self.insecure)?;
+        let tls = client::tls_config(&self.ca_files, self.insecure)?;
         Ok(Options {
             connect_timeout: self.timeout,
             read_timeout: self.timeout,

@@ -17,14 +17,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme, StreamOwned,
-};
+use monkey::tls::rustls::pki_types::pem::PemObject;
+use monkey::tls::rustls::pki_types::{CertificateDer, ServerName};
+use monkey::tls::rustls::{ClientConnection, RootCertStore};
+use monkey::tls::{ConnectorBuilder, TlsConnector, TlsStream};
 use url::{Host, Url};
 
 use super::auth;
@@ -177,7 +173,7 @@ pub struct Options {
     /// ranges over up to this many ([`super::segmented`]).
     pub segments: usize,
     pub user_agent: String,
-    pub tls: Arc<rustls::ClientConfig>,
+    pub tls: TlsConnector,
     /// Proxies by target scheme ([`Proxies::from_env`] for `http_proxy` and friends);
     /// none by default.
     pub proxies: Proxies,
@@ -201,44 +197,34 @@ impl Default for Options {
             max_conns_per_host: super::hosts::DEFAULT_CONNS_PER_HOST,
             segments: 1,
             user_agent: concat!("gevent-rs-download/", env!("CARGO_PKG_VERSION")).to_owned(),
-            tls: verified_tls(RootCertStore::from_iter(
-                webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
-            )),
+            tls: build_tls(http_tls()),
             proxies: Proxies::default(),
             sleep: std::thread::sleep,
         }
     }
 }
 
-/// Builds the TLS client configuration: certificates verified against the webpki roots plus
-/// every certificate in the PEM `ca_files`, or — only when `insecure` is set, which ignores
+/// Builds the TLS connector: certificates verified against the webpki roots plus every
+/// certificate in the PEM `ca_files`, or — only when `insecure` is set, which ignores
 /// `ca_files` — not verified at all.
 pub fn tls_config(
     ca_files: &[impl AsRef<Path>],
     insecure: bool,
-) -> Result<Arc<rustls::ClientConfig>, DownloadError> {
+) -> Result<TlsConnector, DownloadError> {
     if insecure {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = AcceptAnyCertificate(provider.signature_verification_algorithms);
-        let mut config = builder(provider)
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        return Ok(Arc::new(config));
+        return Ok(build_tls(http_tls().dangerous_disable_verification()));
     }
-    let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let mut pinned = Vec::new();
     for path in ca_files {
-        pinned.extend(add_pem_roots(&mut roots, path.as_ref())?);
+        pinned.extend(read_pem_roots(path.as_ref())?);
     }
     if pinned.is_empty() {
-        return Ok(verified_tls(roots));
+        return Ok(build_tls(http_tls()));
     }
     // `--ca` may hold a self-signed server certificate: trusted exactly (see `pin`).
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
+    http_tls()
+        .add_root_certificates(pinned.clone())
+        .build_with_verifier(|webpki| Arc::new(PinnedOrWebPki::new(webpki, pinned)))
         .map_err(|e| DownloadError::CaFile {
             path: ca_files
                 .iter()
@@ -246,42 +232,29 @@ pub fn tls_config(
                 .collect::<Vec<_>>()
                 .join(", "),
             reason: e.to_string(),
-        })?;
-    let mut config = builder(provider)
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedOrWebPki::new(webpki, pinned)))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+        })
 }
 
-/// A config builder on the ring provider, chosen explicitly so another crate enabling
-/// aws-lc-rs in the same build cannot make the process default ambiguous.
-fn builder(
-    provider: Arc<CryptoProvider>,
-) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier> {
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+/// Connector options for HTTP/1.1: the webpki roots, ALPN `http/1.1`.
+fn http_tls() -> ConnectorBuilder {
+    TlsConnector::builder().alpn_protocols(["http/1.1"])
+}
+
+/// Builds a connector whose roots were all checked already (or that checks nothing): only
+/// the protocol versions could fail, and ring supports rustls's defaults.
+fn build_tls(builder: ConnectorBuilder) -> TlsConnector {
+    builder
+        .build()
         .expect("the ring provider supports rustls's default protocol versions")
 }
 
-fn verified_tls(roots: RootCertStore) -> Arc<rustls::ClientConfig> {
-    let mut config = builder(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
-/// Adds the certificates of `path` to `roots` and returns them (for pinning).
-fn add_pem_roots(
-    roots: &mut RootCertStore,
-    path: &Path,
-) -> Result<Vec<CertificateDer<'static>>, DownloadError> {
+/// The certificates of `path`, each checked to be usable as a root (and so for pinning).
+fn read_pem_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, DownloadError> {
     let fail = |reason: String| DownloadError::CaFile {
         path: path.display().to_string(),
         reason,
     };
+    let mut roots = RootCertStore::empty();
     let mut added = Vec::new();
     for cert in CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))? {
         let cert = cert.map_err(|e| fail(e.to_string()))?;
@@ -292,46 +265,6 @@ fn add_pem_roots(
         return Err(fail("no PEM certificate in it".into()));
     }
     Ok(added)
-}
-
-/// `--insecure`: accepts any certificate for any name, but still checks the handshake
-/// signatures so the session keys belong to whoever presented the certificate.
-#[derive(Debug)]
-struct AcceptAnyCertificate(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
 }
 
 /// What a successful [`Client::get`] did.
@@ -398,7 +331,7 @@ impl Origin {
 /// Plain TCP or TLS over it.
 enum Transport<S: Read + Write> {
     Plain(S),
-    Tls(Box<StreamOwned<ClientConnection, S>>),
+    Tls(Box<TlsStream<ClientConnection, S>>),
 }
 
 impl<S: Read + Write> Read for Transport<S> {
@@ -781,14 +714,18 @@ impl<C: Connector> Client<C> {
             )?;
         }
         let transport = if origin.tls {
-            let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
+            // Checked first so that a host TLS cannot name is a bad URL, not a network error.
+            ServerName::try_from(origin.host.as_str()).map_err(|e| {
                 DownloadError::bad_url(origin.host.as_str(), format!("not a TLS name: {e}"))
             })?;
-            let tls =
-                ClientConnection::new(self.opts.tls.clone(), name).map_err(DownloadError::Tls)?;
-            // The handshake runs inside the first write, so its errors surface from
-            // `request` as `DownloadError::Tls`.
-            Transport::Tls(Box::new(StreamOwned::new(tls, stream)))
+            // The handshake runs here, under the read timeout; a failure is
+            // `DownloadError::Tls`, a stall `DownloadError::Timeout`.
+            let tls = self
+                .opts
+                .tls
+                .connect(&origin.host, stream)
+                .map_err(DownloadError::from_stream)?;
+            Transport::Tls(Box::new(tls))
         } else {
             Transport::Plain(stream)
         };

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::io;
 
+use monkey::tls::rustls;
+
 /// Which step of a request ran out of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutPhase {

@@ -16,8 +16,8 @@
 //! - [`run_cli`] watches SIGINT/SIGTERM ([`super::signals`]) and turns them into a
 //!   [`Stop`]: nothing new starts, running downloads are killed, the summary is printed,
 //!   and the exit status is 130/143.
-//! - [`HubServer`] serves a [`Site`] from an accept-loop greenlet with one greenlet per
-//!   connection (gevent's `StreamServer`), optionally over rustls.
+//! - [`HubServer`] serves a [`Site`] on a `monkey::server::StreamServer`, one greenlet per
+//!   connection, optionally over TLS (`monkey::tls`).
 //! - [`run_cli`] is the `download` binary; [`run_embedded`] its default with no URLs: it
 //!   serves generated files from this very hub, downloads them all concurrently, then times
 //!   the same downloads one at a time for comparison.
@@ -42,7 +42,6 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::cell::RefCell;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -50,16 +49,18 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hub::{Builder, JoinHandle, Pool};
-use monkey::net::{TcpListener, TcpStream, ToSocketAddrs};
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use hub::{JoinHandle, Pool};
+use monkey::net::{TcpStream, ToSocketAddrs};
+use monkey::server::StreamServer;
+use monkey::tls::TlsAcceptor;
+use monkey::tls::rustls::ServerConfig;
 
 use super::args::{self, Args, Command};
 use super::auth;
 use super::hosts::{HostSlots, with_place};
 use super::report::{Observer, Report};
 use super::segmented::download_segmented;
-use super::server::{Ending, Route, Site, reset_on_drop};
+use super::server::{Ending, Route, Site, end_tls, reset_on_drop};
 use super::signals;
 use super::stop::Stop;
 use super::{
@@ -323,20 +324,18 @@ pub fn one_at_a_time<C: Connector>(
     (start.elapsed(), results)
 }
 
-/// A [`Site`] served on `127.0.0.1` by greenlets of this thread's hub: an accept loop and
-/// one greenlet per connection calling [`Site::serve`], optionally over rustls. The site
-/// must wait with `monkey::thread::sleep` so a delayed or stalled response only parks its
-/// own greenlet.
+/// A [`Site`] served on `127.0.0.1` by greenlets of this thread's hub: a
+/// [`StreamServer`] running [`Site::serve`] in one greenlet per connection, optionally over
+/// TLS. The site must wait with `monkey::thread::sleep` so a delayed or stalled response
+/// only parks its own greenlet.
 ///
 /// It serves while the hub runs, that is while this thread's code waits on the hub (joins a
-/// greenlet, sleeps, does monkey I/O). Dropping it kills the accept loop and every
+/// greenlet, sleeps, does monkey I/O). Dropping it closes the port and kills every
 /// connection greenlet.
 pub struct HubServer {
-    addr: SocketAddr,
     tls: bool,
     site: Arc<Site>,
-    acceptor: Option<JoinHandle<()>>,
-    connections: Rc<RefCell<Vec<JoinHandle<()>>>>,
+    server: StreamServer,
 }
 
 impl HubServer {
@@ -351,33 +350,32 @@ impl HubServer {
     }
 
     fn spawn(site: Arc<Site>, tls: Option<Arc<ServerConfig>>) -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let addr = listener.local_addr()?;
-        let connections: Rc<RefCell<Vec<JoinHandle<()>>>> = Rc::default();
         let is_tls = tls.is_some();
-        let acceptor = {
-            let (site, connections) = (site.clone(), connections.clone());
-            Builder::new()
-                .name(format!("server {addr}"))
-                .spawn(move || accept_loop(&listener, &site, tls.as_ref(), &connections))
+        let tls = tls.map(TlsAcceptor::from_config);
+        let server = {
+            let site = site.clone();
+            StreamServer::bind((Ipv4Addr::LOCALHOST, 0), move |stream, _peer| {
+                serve_connection(&site, stream, tls.as_ref());
+                // How a connection ended is the site's business, never a report.
+                Ok(())
+            })?
         };
+        server.start()?;
         Ok(Self {
-            addr,
             tls: is_tls,
             site,
-            acceptor: Some(acceptor),
-            connections,
+            server,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// `http://127.0.0.1:PORT{path}` (or `https://`).
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}{path}", self.addr)
+        format!("{scheme}://{}{path}", self.addr())
     }
 
     pub fn site(&self) -> &Site {
@@ -386,75 +384,35 @@ impl HubServer {
 
     /// Connection greenlets still running.
     pub fn open_connections(&self) -> usize {
-        self.connections
-            .borrow()
-            .iter()
-            .filter(|h| !h.is_ready())
-            .count()
+        self.server.connections()
     }
 }
 
 impl Drop for HubServer {
     fn drop(&mut self) {
-        let mut handles: Vec<JoinHandle<()>> = self.acceptor.take().into_iter().collect();
-        handles.append(&mut self.connections.borrow_mut());
-        // Blocking here is fine from a thread's code or a greenlet; from a hub callback
-        // (which cannot block) the kills are only requested.
-        if hub::killall(&handles, Some(Duration::from_secs(1))).is_err() {
-            handles.iter().for_each(JoinHandle::kill_nowait);
-        }
+        // No grace: the connections are killed at once, as a test or a finished demo
+        // wants.
+        self.server.stop(Some(Duration::ZERO));
     }
 }
 
-/// Accepts until killed (by [`HubServer`]'s drop), one greenlet per connection.
-fn accept_loop(
-    listener: &TcpListener,
-    site: &Arc<Site>,
-    tls: Option<&Arc<ServerConfig>>,
-    connections: &RefCell<Vec<JoinHandle<()>>>,
-) {
-    loop {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                let (site, tls) = (site.clone(), tls.cloned());
-                let handle = Builder::new()
-                    .name(format!("connection {peer}"))
-                    .spawn(move || serve_connection(&site, stream, tls));
-                let mut connections = connections.borrow_mut();
-                connections.retain(|h| !h.is_ready());
-                connections.push(handle);
-            }
-            // Out of fds, or a connection aborted before it was accepted: back off, go on.
-            Err(_) => monkey::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-}
-
-fn serve_connection(site: &Site, stream: TcpStream, tls: Option<Arc<ServerConfig>>) {
+fn serve_connection(site: &Site, mut stream: TcpStream, tls: Option<&TlsAcceptor>) {
     // Option failures only cost latency or idle time; serve anyway.
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(SERVER_IDLE_TIMEOUT));
     let _ = stream.set_write_timeout(Some(SERVER_IDLE_TIMEOUT));
-    let (ending, stream) = match tls {
+    match tls {
         None => {
-            let mut stream = stream;
-            (site.serve(&mut stream), stream)
-        }
-        Some(config) => {
-            let Ok(conn) = ServerConnection::new(config) else {
-                return;
-            };
-            let mut tls = StreamOwned::new(conn, stream);
-            let ending = site.serve(&mut tls);
-            if matches!(ending, Ok(Ending::Closed)) {
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
+            if let Ok(Ending::Reset) = site.serve(&mut stream) {
+                let _ = reset_on_drop(&stream);
             }
-            (ending, tls.sock)
         }
-    };
-    if let Ok(Ending::Reset) = ending {
-        let _ = reset_on_drop(&stream);
+        // A failed handshake only costs that client its connection.
+        Some(acceptor) => {
+            if let Ok(mut tls) = acceptor.accept(stream) {
+                end_tls(site.serve(&mut tls), &mut tls);
+            }
+        }
     }
 }
 

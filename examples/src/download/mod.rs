@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`naming`] | URL → safe file name, unique names, temp file renamed on success |
 //! | [`http`] | HTTP/1.1 request writing, head parsing, Content-Length/chunked bodies |
-//! | [`client`] | keep-alive per origin, redirects, retries with backoff, TLS (rustls) |
+//! | [`client`] | keep-alive per origin, redirects, retries with backoff, TLS (`monkey::tls`, rustls) |
 //! | [`retry`] | backoff with jitter, `Retry-After` |
 //! | [`auth`] | URL credentials as Basic auth, and hidden in every printed line |
 //! | [`pin`] | `--ca` trusting a self-signed server certificate exactly |
@@ -23,7 +23,7 @@
 //! | [`hosts`] | the cap on connections per host |
 //! | [`greenlet`] | the core on one hub: monkey's sockets, a greenlet pool, the embedded server |
 //! | [`stop`] | a run stopped early: by which signal, what to cancel |
-//! | [`signals`] | SIGINT/SIGTERM through the hub loop (signal-hook's self-pipe) |
+//! | [`signals`] | SIGINT/SIGTERM through the hub loop (`hub::signal`) |
 //! | [`report`] | per-file progress bars on a terminal, the tutorials' plain lines otherwise |
 //!
 //! ```no_run

@@ -14,11 +14,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::ParsedCertificate;
-use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
+use monkey::tls::rustls::client::WebPkiServerVerifier;
+use monkey::tls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use monkey::tls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use monkey::tls::rustls::server::ParsedCertificate;
+use monkey::tls::rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
 
 /// Verifies against roots, and trusts the pinned certificates exactly (see the module docs).
 #[derive(Debug)]
@@ -117,7 +119,7 @@ fn verify_pinned(
     }
     if fields.has_san {
         let parsed = ParsedCertificate::try_from(cert)?;
-        return rustls::client::verify_server_name(&parsed, name);
+        return monkey::tls::rustls::client::verify_server_name(&parsed, name);
     }
     let wanted = match name {
         ServerName::DnsName(dns) => dns.as_ref().to_owned(),

@@ -19,7 +19,8 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use monkey::tls::rustls::{ServerConfig, ServerConnection};
+use monkey::tls::{TlsAcceptor, TlsStream};
 
 use super::error::DownloadError;
 use super::http;
@@ -422,6 +423,7 @@ impl StdServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
+        let tls = tls.map(TlsAcceptor::from_config);
         let is_tls = tls.is_some();
         let acceptor = {
             let (site, stop) = (site.clone(), stop.clone());
@@ -468,28 +470,39 @@ impl StdServer {
     }
 }
 
-fn serve_std(site: &Site, mut stream: TcpStream, tls: Option<Arc<ServerConfig>>) {
+fn serve_std(site: &Site, mut stream: TcpStream, tls: Option<TlsAcceptor>) {
     // Socket option failures only cost latency or idle time; serve anyway.
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(STD_IDLE_TIMEOUT));
-    let ending = match tls {
-        None => site.serve(&mut stream),
-        Some(config) => match ServerConnection::new(config) {
-            Ok(conn) => {
-                let mut tls = StreamOwned::new(conn, stream);
-                let ending = site.serve(&mut tls);
-                if ending.is_ok() && !matches!(ending, Ok(Ending::Reset)) {
-                    tls.conn.send_close_notify();
-                    let _ = tls.flush();
-                }
-                stream = tls.sock;
-                ending
+    match tls {
+        None => {
+            if let Ok(Ending::Reset) = site.serve(&mut stream) {
+                let _ = reset_on_drop(&stream);
             }
-            Err(_) => return,
-        },
-    };
-    if let Ok(Ending::Reset) = ending {
-        let _ = reset_on_drop(&stream);
+        }
+        // A failed handshake only costs that client its connection.
+        Some(acceptor) => {
+            if let Ok(mut tls) = acceptor.accept(stream) {
+                end_tls(site.serve(&mut tls), &mut tls);
+            }
+        }
+    }
+}
+
+/// Ends a TLS connection the way `serve` asked: `close_notify` after a clean close, a
+/// reset (no `close_notify`) otherwise.
+pub(crate) fn end_tls<S: Read + Write + AsFd>(
+    ending: io::Result<Ending>,
+    tls: &mut TlsStream<ServerConnection, S>,
+) {
+    match ending {
+        Ok(Ending::Closed) => {
+            let _ = tls.shutdown();
+        }
+        Ok(Ending::Reset) => {
+            let _ = reset_on_drop(tls.get_ref());
+        }
+        Err(_) => {}
     }
 }
 

@@ -1,94 +1,72 @@
-//! SIGINT and SIGTERM delivered through this thread's hub loop.
+//! SIGINT and SIGTERM delivered through this thread's hub loop ([`hub::signal`]).
 //!
-//! The signal handler itself (signal-hook's self-pipe) only writes a byte to a socket; a
-//! greenlet waits for that socket to be readable through a `hub::Registration` like any
-//! other fd, and calls the handler from ordinary code, where it may kill greenlets and
-//! print. [`on_signals`] is the one place that knows how signals arrive, so it can be
-//! swapped for the hub's own signal support later.
+//! A watcher greenlet waits on a [`hub::signal::Signals`] like on any socket and calls the
+//! handler from ordinary code, where it may kill greenlets and print.
 //!
 //! A second SIGINT (or SIGTERM) exits at once, from inside the signal handler, with
-//! 130 (143): it works even if the loop never gets to run again.
+//! 130 (143): it works even if the loop never gets to run again. That part is signal-hook's
+//! flags, registered next to the hub's delivery: a hub wake-up needs the loop to run.
 
-use std::io::{self, Read};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use hub::{Builder, Direction, JoinHandle, Registration};
+use hub::signal::Signals;
+use hub::{Builder, JoinHandle};
 use signal_hook::SigId;
 
 use super::stop::Signal;
 
-/// Watches SIGINT and SIGTERM while it lives; dropping it restores the previous handling.
+/// Watches SIGINT and SIGTERM while it lives. Once dropped they are no longer acted on:
+/// signal-hook's handler stays installed, so they are ignored rather than fatal.
 pub struct SignalWatch {
-    ids: Vec<SigId>,
-    watchers: Vec<JoinHandle<()>>,
+    exits: Vec<SigId>,
+    watcher: Option<JoinHandle<()>>,
 }
 
 /// Calls `handler` on this thread's hub for each SIGINT or SIGTERM; a second one of the
 /// same kind ends the process at once with `128 + signal`.
 pub fn on_signals(handler: impl Fn(Signal) + 'static) -> io::Result<SignalWatch> {
-    let handler: std::rc::Rc<dyn Fn(Signal)> = std::rc::Rc::new(handler);
+    const WATCHED: [Signal; 2] = [Signal::Interrupt, Signal::Terminate];
+    let signals = Signals::new(&WATCHED.map(Signal::number))?;
+    // Built first, so a failed registration below drops (unregisters) the earlier ones.
     let mut watch = SignalWatch {
-        ids: Vec::new(),
-        watchers: Vec::new(),
+        exits: Vec::new(),
+        watcher: None,
     };
-    for signal in [Signal::Interrupt, Signal::Terminate] {
+    for signal in WATCHED {
         let number = signal.number();
         // The first delivery arms the flag; the next one finds it armed and exits.
         let armed = Arc::new(AtomicBool::new(false));
         watch
-            .ids
+            .exits
             .push(signal_hook::flag::register_conditional_shutdown(
                 number,
                 i32::from(signal.exit_code()),
                 armed.clone(),
             )?);
-        watch.ids.push(signal_hook::flag::register(number, armed)?);
-        let (read, write) = UnixStream::pair()?;
-        read.set_nonblocking(true)?;
-        write.set_nonblocking(true)?;
         watch
-            .ids
-            .push(signal_hook::low_level::pipe::register(number, write)?);
-        let handler = handler.clone();
-        watch.watchers.push(
-            Builder::new()
-                .name(format!("{signal} watcher"))
-                .spawn(move || watch_one(read, signal, &*handler)),
-        );
+            .exits
+            .push(signal_hook::flag::register(number, armed)?);
     }
-    Ok(watch)
-}
-
-/// Reads the self-pipe until it closes, calling `handler` once per wake-up.
-fn watch_one(read: UnixStream, signal: Signal, handler: &dyn Fn(Signal)) {
-    // Declared after `read`, so dropped (deregistered) before the fd closes.
-    let Ok(registration) = Registration::new(read.as_raw_fd()) else {
-        return;
-    };
-    let mut buf = [0u8; 64];
-    loop {
-        match (&read).read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => handler(signal),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if registration.wait(Direction::Read, None).is_err() {
-                    return;
-                }
+    watch.watcher = Some(Builder::new().name("signal watcher").spawn(move || {
+        while let Ok(number) = signals.wait() {
+            if let Some(signal) = Signal::from_number(number) {
+                handler(signal);
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
         }
-    }
+    }));
+    Ok(watch)
 }
 
 impl Drop for SignalWatch {
     fn drop(&mut self) {
-        for id in self.ids.drain(..) {
+        for id in self.exits.drain(..) {
             signal_hook::low_level::unregister(id);
         }
-        self.watchers.iter().for_each(JoinHandle::kill_nowait);
+        // Its `Signals` goes with it.
+        if let Some(watcher) = &self.watcher {
+            watcher.kill_nowait();
+        }
     }
 }

@@ -24,9 +24,16 @@ impl Signal {
     /// The signal's number.
     pub fn number(self) -> i32 {
         match self {
-            Self::Interrupt => signal_hook::consts::SIGINT,
-            Self::Terminate => signal_hook::consts::SIGTERM,
+            Self::Interrupt => hub::signal::SIGINT,
+            Self::Terminate => hub::signal::SIGTERM,
         }
+    }
+
+    /// The signal numbered `number`, if it is one of these.
+    pub fn from_number(number: i32) -> Option<Self> {
+        [Self::Interrupt, Self::Terminate]
+            .into_iter()
+            .find(|s| s.number() == number)
     }
 
     /// `128 + number`: 130 for SIGINT, 143 for SIGTERM.

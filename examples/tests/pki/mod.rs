@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use monkey::tls::rustls;
+
 pub struct TestPki {
     /// The CA certificate, for `--ca`.
     pub ca_pem: String,
