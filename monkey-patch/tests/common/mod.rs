@@ -42,7 +42,7 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
             panic!("{what} exited before listening: {status}");
         }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_secs(60), // not-a-time-bound: a wait loop gives up
             "{what} did not listen on port {port} within 60 s"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -173,7 +173,7 @@ pub fn postgres() -> Option<Server> {
         .is_ok_and(|s| s.success())
     {
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_secs(60), // not-a-time-bound: a wait loop gives up
             "postgres not ready within 60 s"
         );
         std::thread::sleep(Duration::from_millis(50));
