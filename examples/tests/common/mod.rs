@@ -19,6 +19,20 @@ pub struct Ran {
     pub elapsed: Duration,
 }
 
+impl Ran {
+    /// What it wrote to stderr, less the hub's slow-loop reports ("greenlet … blocked
+    /// the loop"): on a loaded machine a twin can be descheduled for longer than the
+    /// monitor's 100 ms, which the monitor rightly reports but which is no fault of the
+    /// twin's.
+    pub fn stderr_besides_monitor(&self) -> String {
+        self.stderr
+            .lines()
+            .filter(|l| !(l.starts_with("hub: greenlet ") && l.contains(" blocked the loop for ")))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+}
+
 /// The path of example `name`.
 pub fn example(name: &str) -> PathBuf {
     std::env::current_exe()
