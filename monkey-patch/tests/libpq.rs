@@ -61,8 +61,10 @@ fn ten_pg_sleeps_overlap_when_patched_and_not_when_unpatched() {
         "libpq: {GREENLETS} pg_sleep(0.5) patched in {patched:?}, {serial_n} unpatched in {unpatched:?}"
     );
     assert!(unpatched >= Duration::from_millis(500) * serial_n);
+    // Less than half of what as many blocking queries would take one after another
+    // (extrapolated from the serial sample): a ratio, never a wall-clock bound.
     assert!(
-        patched * 2 < unpatched,
+        patched * 2 * serial_n < unpatched * GREENLETS as u32,
         "{GREENLETS} patched queries took {patched:?}, {serial_n} unpatched {unpatched:?}"
     );
 }

@@ -98,8 +98,11 @@ fn overlap_then_serial(agent: ureq::Agent, url: &str) {
         "ureq {url}: {GREENLETS} GETs patched in {patched:?}, {serial_n} unpatched in {unpatched:?}"
     );
     assert!(unpatched >= DELAY * serial_n as u32);
+    // The patched run takes less than half of what as many blocking GETs would take
+    // one after another (extrapolated from the serial sample): a ratio, with room
+    // for a loaded machine, never a wall-clock bound.
     assert!(
-        patched * 2 < unpatched,
+        patched * 2 * (serial_n as u32) < unpatched * GREENLETS as u32,
         "{GREENLETS} patched GETs took {patched:?}, {serial_n} unpatched {unpatched:?}"
     );
 }
