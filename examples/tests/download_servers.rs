@@ -3,6 +3,8 @@
 //! 127.0.0.1 and stopped when it ends. A test whose server program is not installed says
 //! so and passes without running (`.ci/run` installs both).
 
+mod common;
+
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -14,39 +16,9 @@ use examples::download::server::content;
 
 /// Runs `download` with `args`; kills it and fails the test if it runs past `deadline`.
 fn download(args: &[&str], deadline: Duration) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_download"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start download");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("download {args:?} ran longer than {deadline:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_download"));
+    command.args(args);
+    common::run_with_limit(command, &format!("download {args:?}"), deadline)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -4,35 +4,10 @@
 //!
 //! `net_std_echo [--addr HOST:PORT]` prints `listening on ADDR`, serves until killed.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Write};
 use std::time::Duration;
 
-use socket2::{Domain, Socket, Type};
-
-fn echo(mut stream: TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        stream.write_all(&buf[..n])?;
-    }
-}
-
-/// A listener with the backlog the other servers use (1024; std's `bind` asks for 128).
-fn listen(addr: &str) -> io::Result<TcpListener> {
-    let addr: SocketAddr = addr
-        .parse()
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
+use bench::net::std_echo::{echo, listen};
 
 fn main() -> io::Result<()> {
     let listener = listen(&bench::net::addr_arg("127.0.0.1:7002"))?;

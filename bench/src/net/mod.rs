@@ -19,6 +19,7 @@ pub mod echo_load;
 pub mod idle;
 pub mod procfs;
 pub mod server;
+pub mod std_echo;
 pub mod wrk;
 
 use std::io;

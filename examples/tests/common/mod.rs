@@ -8,7 +8,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,35 +44,26 @@ pub fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs example `name` with `args` and `envs`; it must exit successfully within `limit`
-/// (it is killed and the test fails otherwise).
-pub fn run_example(name: &str, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Ran {
-    let path = example(name);
-    let start = Instant::now();
-    let mut child = Command::new(&path)
-        .args(args)
-        .envs(envs.iter().copied())
+/// Runs `command` with its output captured; kills it and fails the test if it runs
+/// longer than `limit` (a guard against hangs, not a claim about speed).
+pub fn run_with_limit(mut command: Command, what: &str, limit: Duration) -> Output {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} ({e}): `cargo test -p examples` builds the examples; with \
-                 `--test` alone, run `cargo build -p examples --examples` first",
-                path.display()
-            )
-        });
-    // Drain both pipes while it runs, so a chatty example cannot block on a full pipe.
+        .unwrap_or_else(|e| panic!("cannot run {what} ({e})"));
+    // Drain both pipes while it runs, so a chatty child cannot block on a full pipe.
     let drain = |mut pipe: Box<dyn Read + Send>| {
         thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
         })
     };
     let stdout = drain(Box::new(child.stdout.take().unwrap()));
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -80,15 +71,38 @@ pub fn run_example(name: &str, args: &[&str], envs: &[(&str, &str)], limit: Dura
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{name} ran longer than {limit:?}");
+            panic!("{what} ran longer than {limit:?}");
         }
         thread::sleep(Duration::from_millis(5));
     };
-    let elapsed = start.elapsed();
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Runs example `name` with `args` and `envs`; it must exit successfully within `limit`
+/// (it is killed and the test fails otherwise).
+pub fn run_example(name: &str, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Ran {
+    let path = example(name);
     assert!(
-        status.success(),
-        "{name} failed ({status}): {stderr}\n{stdout}"
+        path.exists(),
+        "no {}: `cargo test -p examples` builds the examples; with `--test` alone, run \
+         `cargo build -p examples --examples` first",
+        path.display()
+    );
+    let mut command = Command::new(&path);
+    command.args(args).envs(envs.iter().copied());
+    let start = Instant::now();
+    let out = run_with_limit(command, name, limit);
+    let elapsed = start.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} failed ({}): {stderr}\n{stdout}",
+        out.status
     );
     Ran {
         lines: stdout.lines().map(str::to_owned).collect(),
