@@ -3,13 +3,22 @@
 //! a process of its own on 127.0.0.1 driven by the same load client, plus the RSS a
 //! server spends per idle connection. Prints markdown tables.
 //!
+//! With `--server-threads N` (N > 1) the example servers run N hubs (`--threads N`)
+//! and the tokio peers a `multi_thread` runtime of N workers; the std servers, which
+//! have no such option, are left out. `--server-cpus LIST` starts every server under
+//! `taskset -c LIST`; run `net` itself under `taskset` on other CPUs to keep the
+//! clients (the echo load's threads and wrk, its children) off them.
+//!
 //! Run it through `bench/scripts/net.sh`, which builds the servers (release) and
 //! installs wrk. The server binaries are looked up next to this one.
 //!
 //! ```text
 //! net [--secs S] [--rounds R] [--conns 100,1000] [--idle 1000,10000]
-//!     [--client-threads T] [--only echo,http,rss]
+//!     [--client-threads T] [--server-threads N] [--server-cpus LIST]
+//!     [--only echo,http,rss]
 //! ```
+//!
+//! `--client-threads T` is both the echo load's threads and wrk's `-t`.
 //!
 //! Every (load, server) pair is measured `R` times, the servers taking turns in a
 //! rotating order, and the median window (by rate) is reported.
@@ -32,13 +41,17 @@ struct Options {
     conns: Vec<usize>,
     idle: Vec<usize>,
     client_threads: usize,
+    server_threads: usize,
+    server_cpus: Option<String>,
     only: Vec<String>,
 }
 
-/// A server program: the label in the tables and where its binary is.
+/// A server program: the label in the tables, where its binary is, and whether it
+/// takes `--threads N`.
 struct Program {
-    label: &'static str,
+    label: String,
     path: PathBuf,
+    threaded: bool,
 }
 
 const WARMUP: Duration = Duration::from_millis(500);
@@ -52,28 +65,53 @@ fn main() -> io::Result<()> {
         .parent()
         .expect("a binary lives in a directory")
         .to_path_buf();
-    let program = |label, rel: &str| Program {
-        label,
+    let n = opts.server_threads;
+    let program = |label: &str, rel: &str, threaded| Program {
+        label: label.to_string(),
         path: dir.join(rel),
+        threaded,
     };
-    let echo = [
-        program("gevent-rs echo_server", "examples/echo_server"),
-        program("tokio echo, current_thread", "net_tokio_echo"),
-        program("std echo, thread per conn", "net_std_echo"),
-        program("std echo under monkey_patch::patch_all", "net_patched_echo"),
+    let (ours, tokio) = if n > 1 {
+        (format!(", {n} hubs"), format!("multi_thread, {n} workers"))
+    } else {
+        (String::new(), "current_thread".to_string())
+    };
+    let mut echo = vec![
+        program(
+            &format!("gevent-rs echo_server{ours}"),
+            "examples/echo_server",
+            true,
+        ),
+        program(&format!("tokio echo, {tokio}"), "net_tokio_echo", true),
     ];
+    if n == 1 {
+        echo.push(program("std echo, thread per conn", "net_std_echo", false));
+        echo.push(program(
+            "std echo under monkey_patch::patch_all",
+            "net_patched_echo",
+            false,
+        ));
+    }
     let http = [
-        program("gevent-rs http_server", "examples/http_server"),
-        program("tokio http, current_thread", "net_tokio_http"),
+        program(
+            &format!("gevent-rs http_server{ours}"),
+            "examples/http_server",
+            true,
+        ),
+        program(&format!("tokio http, {tokio}"), "net_tokio_http", true),
     ];
     let wants = |part: &str| opts.only.is_empty() || opts.only.iter().any(|o| o == part);
     println!(
         "{} s windows, median of {} rounds; echo client: {} threads, 64-byte messages, \
-         one in flight per connection; wrk -t2",
-        opts.secs, opts.rounds, opts.client_threads
+         one in flight per connection; wrk -t{}; server threads: {n}; server CPUs: {}",
+        opts.secs,
+        opts.rounds,
+        opts.client_threads,
+        opts.client_threads,
+        opts.server_cpus.as_deref().unwrap_or("any"),
     );
     if wants("echo") {
-        let servers = start_all(&echo)?;
+        let servers = start_all(&echo, &opts)?;
         println!("\n### TCP echo\n");
         print_header("round trips");
         let mut tokio_rows = Vec::new();
@@ -87,7 +125,7 @@ fn main() -> io::Result<()> {
         print_ceilings(&tokio_rows);
     }
     if wants("http") {
-        let servers = start_all(&http)?;
+        let servers = start_all(&http, &opts)?;
         println!("\n### HTTP hello world (wrk)\n");
         print_header("requests");
         let mut tokio_rows = Vec::new();
@@ -95,10 +133,10 @@ fn main() -> io::Result<()> {
             // One unmeasured short run per server first: wrk's connection setup and
             // the servers' first allocations for this many connections.
             for s in &servers {
-                http_window(s, conns, 2, Duration::from_secs(1))?;
+                http_window(s, conns, opts.client_threads, Duration::from_secs(1))?;
             }
             let windows = measure(&servers, &opts, |s| {
-                http_window(s, conns, 2, secs(opts.secs))
+                http_window(s, conns, opts.client_threads, secs(opts.secs))
             })?;
             print_rows(&http, conns, &windows);
             tokio_rows.push((conns, windows[1]));
@@ -115,7 +153,7 @@ fn main() -> io::Result<()> {
             .chain(http.iter().map(|p| (p, Exchange::Http)));
         for (p, exchange) in kinds {
             for &n in &opts.idle {
-                let server = Server::start(&p.path)?;
+                let server = start(p, &opts)?;
                 match idle_rss(&server, n, exchange) {
                     Ok((before, after)) => println!(
                         "| {} | {n} | {:.1} MiB | {:.1} MiB | {:.2} KiB |",
@@ -138,8 +176,19 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
 
-fn start_all(programs: &[Program]) -> io::Result<Vec<Server>> {
-    programs.iter().map(|p| Server::start(&p.path)).collect()
+/// Every program started, with `--threads N` for those that take it when N > 1, under
+/// `taskset -c` when `--server-cpus` was given.
+fn start_all(programs: &[Program], opts: &Options) -> io::Result<Vec<Server>> {
+    programs.iter().map(|p| start(p, opts)).collect()
+}
+
+fn start(program: &Program, opts: &Options) -> io::Result<Server> {
+    let args = if program.threaded && opts.server_threads > 1 {
+        vec!["--threads".to_string(), opts.server_threads.to_string()]
+    } else {
+        Vec::new()
+    };
+    Server::start_with(&program.path, &args, opts.server_cpus.as_deref())
 }
 
 /// `opts.rounds` windows per server, taking turns (the order rotates every round);
@@ -252,6 +301,8 @@ fn parse_options() -> Options {
         conns: vec![100, 1000],
         idle: vec![1000, 10000],
         client_threads: 2,
+        server_threads: 1,
+        server_cpus: None,
         only: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
@@ -273,6 +324,8 @@ fn parse_options() -> Options {
             "--conns" => opts.conns = list(&value),
             "--idle" => opts.idle = list(&value),
             "--client-threads" => opts.client_threads = list(&value)[0].max(1),
+            "--server-threads" => opts.server_threads = list(&value)[0].max(1),
+            "--server-cpus" => opts.server_cpus = Some(value),
             "--only" => opts.only = value.split(',').map(String::from).collect(),
             _ => usage(&format!("unknown argument {flag:?}")),
         }
@@ -283,7 +336,8 @@ fn parse_options() -> Options {
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: net [--secs S] [--rounds R] [--conns 100,1000] [--idle 1000,10000] \
-         [--client-threads T] [--only echo,http,rss]\n       \
+         [--client-threads T] [--server-threads N] [--server-cpus LIST] \
+         [--only echo,http,rss]\n       \
          net echo-client --addr HOST:PORT [--conns N] [--secs S] [--client-threads T]"
     );
     std::process::exit(2)

@@ -1,8 +1,11 @@
-//! The tokio current-thread twin of the `echo_server` example: one task per
+//! The tokio twin of the `echo_server` example: one task per
 //! connection, the same 4 KiB buffer, `TCP_NODELAY`, a 10 ms pause after an accept
 //! error. A peer of the network benchmark (`src/bin/net.rs`).
 //!
-//! `net_tokio_echo [--addr HOST:PORT]` prints `listening on ADDR`, serves until killed.
+//! `net_tokio_echo [--addr HOST:PORT] [--threads N]` prints `listening on ADDR`, serves
+//! until killed.
+//! `--threads 1` (the default) runs tokio's `current_thread` runtime, `--threads N` a
+//! `multi_thread` one with N workers: the peer of the examples' `--threads N`.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -22,9 +25,13 @@ async fn echo(mut stream: TcpStream) -> io::Result<()> {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> io::Result<()> {
-    let listener = TcpListener::bind(bench::net::addr_arg("127.0.0.1:7001")).await?;
+fn main() -> io::Result<()> {
+    let args = bench::net::args::server_args("127.0.0.1:7001");
+    bench::net::args::tokio_runtime(args.threads)?.block_on(serve(&args.addr))
+}
+
+async fn serve(addr: &str) -> io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
     io::stdout().flush()?;
     loop {

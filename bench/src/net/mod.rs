@@ -8,6 +8,8 @@
 //!   (`net_tokio_http`), which share `examples::http` (same parsing, same response
 //!   bytes), loaded by wrk ([`wrk`]).
 //! - Memory: the server's RSS growth per idle connection ([`idle`]).
+//! - With `net --server-threads N`: the examples' N hubs against tokio `multi_thread`
+//!   with N workers (the peers' `--threads N`, [`args`]), pinned with `taskset`.
 //!
 //! The servers' CPU time is read from `/proc` before and after each window
 //! ([`procfs`]), so the results hold both per second (which depends on how the
@@ -15,6 +17,7 @@
 //! so much). `src/bin/net.rs` runs them all and prints the tables; the script
 //! `bench/scripts/net.sh` builds everything and runs it.
 
+pub mod args;
 pub mod echo_load;
 pub mod idle;
 pub mod procfs;

@@ -19,8 +19,24 @@ pub struct Server {
 impl Server {
     /// Runs `program --addr 127.0.0.1:0` and waits for the address it listens on.
     pub fn start(program: &Path) -> io::Result<Server> {
-        let mut child = Command::new(program)
+        Server::start_with(program, &[], None)
+    }
+
+    /// Runs `program --addr 127.0.0.1:0 ARGS...`, under `taskset -c CPUS` when `cpus`
+    /// is given (taskset execs the program, so the pid is the server's), and waits for
+    /// the address it listens on.
+    pub fn start_with(program: &Path, args: &[String], cpus: Option<&str>) -> io::Result<Server> {
+        let mut command = match cpus {
+            Some(list) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", list]).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        let mut child = command
             .args(["--addr", "127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
