@@ -23,7 +23,10 @@ fn run_info_describes_every_live_greenlet() {
         child.kill().unwrap();
     });
     let later = hub::Builder::new().name("later").spawn(|| ());
-    hub::sleep(Duration::from_millis(1)).unwrap();
+    // Two turns of the loop, not a timer (which a slow machine may see expire first):
+    // the first runs reader, parent and later; the second the child parent spawned.
+    hub::yield_now().unwrap();
+    hub::yield_now().unwrap();
     let fresh = hub::Builder::new().name("fresh").spawn(|| ());
 
     let info = hub::run_info();
