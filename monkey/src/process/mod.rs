@@ -249,9 +249,12 @@ pub(crate) mod tests {
                 hub::sleep(Duration::from_millis(5)).unwrap();
             }
         });
-        let mut child = Command::new("sleep").arg("0.2").spawn().unwrap();
+        // A child that cannot exit on its own: the timed wait ends without it, however
+        // slow the machine; then a kill's exit is noticed by polling.
+        let mut child = Command::new("sleep").arg("600").spawn().unwrap();
         assert_eq!(child.wait_timeout(Duration::from_millis(20)).unwrap(), None);
-        assert!(child.wait().unwrap().success());
+        child.kill().unwrap();
+        assert!(!child.wait().unwrap().success());
         let out = Command::new("sh")
             .args(["-c", "echo out; echo err >&2; exit 4"])
             .output()
