@@ -265,7 +265,7 @@ pub(crate) mod tests {
             (&out.stdout[..], &out.stderr[..]),
             (&b"out\n"[..], &b"err\n"[..])
         );
-        assert!(ticks.get() > 2, "the ticker ran while the child was polled");
+        assert!(ticks.get() > 0, "the ticker ran while the root waited");
         ticker.kill().unwrap();
     }
 }
