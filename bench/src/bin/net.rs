@@ -263,6 +263,10 @@ fn echo_client() -> io::Result<()> {
     let (mut addr, mut conns, mut secs, mut threads) = (None, 100, 5.0, 2);
     let mut args = std::env::args().skip(2);
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
         let value = args
             .next()
             .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
@@ -307,6 +311,10 @@ fn parse_options() -> Options {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
         let value = args
             .next()
             .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
@@ -333,12 +341,11 @@ fn parse_options() -> Options {
     opts
 }
 
+const USAGE: &str = "usage: net [--secs S] [--rounds R] [--conns 100,1000] [--idle 1000,10000] \
+     [--client-threads T] [--server-threads N] [--server-cpus LIST] [--only echo,http,rss]\n       \
+     net echo-client --addr HOST:PORT [--conns N] [--secs S] [--client-threads T]\n";
+
 fn usage(problem: &str) -> ! {
-    eprintln!(
-        "{problem}\nusage: net [--secs S] [--rounds R] [--conns 100,1000] [--idle 1000,10000] \
-         [--client-threads T] [--server-threads N] [--server-cpus LIST] \
-         [--only echo,http,rss]\n       \
-         net echo-client --addr HOST:PORT [--conns N] [--secs S] [--client-threads T]"
-    );
+    eprint!("{problem}\n{USAGE}");
     std::process::exit(2)
 }
