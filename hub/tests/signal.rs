@@ -88,6 +88,12 @@ fn child_without_handlers() {
     if std::env::var_os("HUB_SIGNAL_CHILD").is_none() {
         return;
     }
+    // Start from the default disposition whatever was inherited (under `nohup`,
+    // SIGHUP arrives ignored); the hub, started below, must leave it as it is.
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler and
+    // touches no memory; no other thread of this child handles SIGHUP.
+    let previous = unsafe { libc::signal(SIGHUP, libc::SIG_DFL) };
+    assert_ne!(previous, libc::SIG_ERR);
     let sleeper = hub::spawn(|| hub::sleep(Duration::from_secs(30)));
     raise_later(SIGHUP, Duration::from_millis(20));
     let _ = sleeper.join();
