@@ -236,3 +236,31 @@ fn serve_on_hubs_shares_one_port_between_hubs() {
     let hubs = clients.join().unwrap();
     assert!(!hubs.is_empty() && hubs.iter().all(|h| h == "hub 0" || h == "hub 1"));
 }
+
+#[test]
+fn serve_on_one_hub_runs_on_the_calling_thread_and_reports_a_panic() {
+    let caller = std::thread::current().id();
+    let results = serve_on_hubs(1, "127.0.0.1:0", |i, listener| {
+        assert_eq!(i, 0);
+        assert_eq!(std::thread::current().id(), caller, "no thread was started");
+        // The listener works on this thread's hub: a client greenlet is answered.
+        let addr = listener.local_addr()?;
+        let client = hub::spawn(move || -> std::io::Result<String> {
+            let mut reply = String::new();
+            monkey::net::TcpStream::connect(addr)?.read_to_string(&mut reply)?;
+            Ok(reply)
+        });
+        let (mut conn, _) = listener.accept()?;
+        conn.write_all(b"served here")?;
+        drop(conn);
+        assert_eq!(client.join().unwrap()?, "served here");
+        Err(std::io::Error::other("handed back"))
+    })
+    .unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].as_ref().unwrap_err().to_string(), "handed back");
+
+    let results = serve_on_hubs(1, "127.0.0.1:0", |_, _| panic!("serve broke")).unwrap();
+    let err = results[0].as_ref().unwrap_err().to_string();
+    assert!(err.contains("serve broke"), "{err}");
+}
